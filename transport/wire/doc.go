@@ -1,0 +1,14 @@
+// Package wire is the bincode v1 codec of the RustMQ client protocol: the
+// request and response types of shared/WIRE.md, the protocol error-code table
+// with its retriable flags, and the header keys of this project's extensions.
+//
+// It knows bytes only: no I/O, and of the standard library nothing that does
+// I/O. Every other package of the module may import it; it imports none of them.
+//
+// Encoding appends to a caller's buffer (Append) and can report its exact size
+// first (Size). Decoding (Unmarshal) reads one complete message, rejects
+// truncated input, trailing bytes, lengths beyond what remains, unknown enum
+// variants and invalid UTF-8 with a *DecodeError, and never panics. Decoded
+// byte slices (keys, values, header values, payloads) alias the input buffer:
+// callers that keep them past the buffer's lifetime must copy them.
+package wire

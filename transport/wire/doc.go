@@ -8,7 +8,16 @@
 // Encoding appends to a caller's buffer (Append) and can report its exact size
 // first (Size). Decoding (Unmarshal) reads one complete message, rejects
 // truncated input, trailing bytes, lengths beyond what remains, unknown enum
-// variants and invalid UTF-8 with a *DecodeError, and never panics. Decoded
+// variants, Option tags and bool bytes other than 0 and 1, and invalid UTF-8
+// with a *DecodeError that unwraps to one sentinel (ErrTruncated,
+// ErrTrailingBytes, ErrInvalidLength, ErrInvalidEnum, ErrInvalidOption,
+// ErrInvalidUTF8, ErrInvalidBool), and never panics. A sequence count is
+// checked against the bytes left before anything is allocated. Decoded
 // byte slices (keys, values, header values, payloads) alias the input buffer:
-// callers that keep them past the buffer's lifetime must copy them.
+// callers that keep them past the buffer's lifetime must copy them. An
+// Option<bytes> decodes None as nil and Some(empty) as a non-nil empty slice,
+// and encodes the same way round.
+//
+// Frames (AppendFrame, SplitFrame, AppendErrorFrame, ErrorFrameText) put the
+// request-type byte in front of a body.
 package wire

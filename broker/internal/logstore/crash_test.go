@@ -1,0 +1,3 @@
+package logstore
+
+const crashChildEnv = "LOGSTORE_CRASH_CHILD_DIR"

@@ -1,0 +1,73 @@
+package compress
+
+import (
+	"errors"
+	"io"
+)
+
+// appendWriter is an io.Writer that appends to b. Encoders write into it so
+// that Compress can append to the caller's dst without an extra copy.
+type appendWriter struct{ b []byte }
+
+// Write implements io.Writer.
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// errLimit marks a stream that produced more than the permitted bytes.
+var errLimit = errors.New("limit exceeded")
+
+// readBounded reads r to EOF into a new slice of at most maxSize bytes,
+// starting with a buffer of hint bytes (clamped to [512, maxSize+1]). It
+// never reads more than maxSize+1 bytes from r: when the stream holds more,
+// it returns errLimit. Other errors come from r as they are.
+func readBounded(r io.Reader, maxSize, hint int) ([]byte, error) {
+	limit := int64(maxSize) + 1
+	hint = max(hint, 512)
+	if int64(hint) > limit {
+		hint = int(limit)
+	}
+	buf := make([]byte, 0, hint)
+	lr := io.LimitedReader{R: r, N: limit}
+	var probe [1]byte
+	for {
+		if len(buf) == cap(buf) {
+			// The buffer is full: probe for one more byte before growing, so
+			// an exact size hint costs no extra allocation.
+			n, err := lr.Read(probe[:])
+			if n == 0 {
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+			newCap := min(int64(2*cap(buf)), limit)
+			grown := make([]byte, len(buf), max(newCap, int64(len(buf)+1)))
+			copy(grown, buf)
+			buf = append(grown, probe[0])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(buf) > maxSize {
+		return nil, errLimit
+	}
+	return buf, nil
+}

@@ -1,0 +1,16 @@
+// Command rustmq-broker runs the development broker of package broker as a
+// program: a RustMQ-compatible QUIC server for examples, tests and
+// benchmarks, never for production data.
+//
+// Usage:
+//
+//	rustmq-broker [--listen 127.0.0.1:9092] [--topic NAME:PARTITIONS]...
+//	    [--data-dir DIR] [--tls-cert FILE --tls-key FILE] [--write-ca FILE]
+//	    [--client-ca FILE] [--no-alpn] [--max-request-bytes N] [--brokers N]
+//	    [--auto-create] [--user NAME:PASSWORD]... [--jwt-secret-file FILE]
+//	    [--log-level debug|info|warn|error]
+//
+// It prints where it listens and how to connect on stdout, logs to stderr,
+// and stops cleanly on SIGINT or SIGTERM. It imports package broker and the
+// standard library.
+package main

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -51,6 +52,8 @@ type serverOpts struct {
 type testServer struct {
 	t       testing.TB
 	ca      *devcert.CA
+	udp     *net.UDPConn
+	tr      *quic.Transport
 	ln      *quic.Listener
 	cert    atomic.Pointer[tls.Certificate]
 	handler atomic.Pointer[handler]
@@ -109,11 +112,19 @@ func startServer(t testing.TB, opts serverOpts) *testServer {
 			return base, nil
 		},
 	}
-	ln, err := quic.ListenAddr("127.0.0.1:0", tlsConf, &quic.Config{MaxIdleTimeout: 10 * time.Second})
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.ln = ln
+	// An explicit Transport, so that Close can end every goroutine and
+	// connection at once (a Listener alone keeps its socket until the last
+	// connection has drained).
+	s.tr = &quic.Transport{Conn: udp}
+	ln, err := s.tr.Listen(tlsConf, &quic.Config{MaxIdleTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.udp, s.ln = udp, ln
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.acceptLoop()
@@ -158,6 +169,8 @@ func (s *testServer) Close() {
 	s.cancel()
 	_ = s.ln.Close()
 	s.wg.Wait()
+	_ = s.tr.Close()
+	_ = s.udp.Close()
 }
 
 func (s *testServer) acceptLoop() {

@@ -87,8 +87,6 @@ func (v *jwtVerifier) verify(token string) (sub string, exp time.Time, reason st
 		return "", time.Time{}, "malformed token", err
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
 		return "", time.Time{}, "token signature invalid or algorithm not accepted", err
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "", time.Time{}, "token lacks a required claim (exp)", err
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "", time.Time{}, "token expired", err
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
@@ -97,6 +95,8 @@ func (v *jwtVerifier) verify(token string) (sub string, exp time.Time, reason st
 		return "", time.Time{}, "token issuer not accepted", err
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return "", time.Time{}, "token audience not accepted", err
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "", time.Time{}, "token lacks a required claim (exp, and iss/aud where configured)", err
 	default:
 		return "", time.Time{}, "token rejected", err
 	}

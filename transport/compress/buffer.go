@@ -3,6 +3,7 @@ package compress
 import (
 	"errors"
 	"io"
+	"math"
 )
 
 // appendWriter is an io.Writer that appends to b. Encoders write into it so
@@ -23,7 +24,10 @@ var errLimit = errors.New("limit exceeded")
 // never reads more than maxSize+1 bytes from r: when the stream holds more,
 // it returns errLimit. Other errors come from r as they are.
 func readBounded(r io.Reader, maxSize, hint int) ([]byte, error) {
-	limit := int64(maxSize) + 1
+	limit := int64(maxSize)
+	if limit < math.MaxInt64 {
+		limit++ // room to notice one byte too many
+	}
 	hint = max(hint, 512)
 	if int64(hint) > limit {
 		hint = int(limit)

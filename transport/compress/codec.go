@@ -82,9 +82,9 @@ func (c Codec) Compress(dst, src []byte) ([]byte, error) {
 //
 // Errors: [ErrUnknownCodec] for an unknown name, [ErrTooLarge] when the
 // value would decode to more than maxSize bytes (checked while decoding, so a
-// decompression bomb costs at most about maxSize bytes of memory for gzip and
-// LZ4, and twice that, or 8 MiB when larger, for zstd), and [*CorruptError]
-// for input the codec rejects.
+// decompression bomb costs memory and time in proportion to maxSize, or to
+// 8 MiB for a zstd frame that does not declare its size), and
+// [*CorruptError] for input the codec rejects.
 func Decompress(codecName string, src []byte, maxSize int) ([]byte, error) {
 	c, err := ParseCodec(codecName)
 	if err != nil {

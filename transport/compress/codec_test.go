@@ -145,7 +145,7 @@ func TestNoneCodec(t *testing.T) {
 
 // Many goroutines share the pools and the zstd coders; run with -race.
 func TestConcurrentUse(t *testing.T) {
-	const workers, rounds = 16, 40
+	const workers, rounds = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := range workers {
@@ -158,7 +158,7 @@ func TestConcurrentUse(t *testing.T) {
 				c := codecs[r.IntN(len(codecs))]
 				var v []byte
 				if i%2 == 0 {
-					v = jsonLike(uint64(w*rounds+i), r.IntN(64<<10))
+					v = jsonLike(uint64(w*rounds+i), r.IntN(32<<10))
 				} else {
 					v = randomBytes(uint64(w*rounds+i), r.IntN(8<<10))
 				}

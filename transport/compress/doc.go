@@ -22,11 +22,12 @@
 // # Limits
 //
 // Decompression never produces more than the caller's maxSize bytes: gzip
-// and LZ4 are read through a limit of maxSize+1 bytes, and zstd runs on a
-// shared decoder whose memory limit is the next power of two above maxSize
-// (at least 8 MiB, so the windows of ordinary zstd encoders are accepted),
-// after a cheap check of the frame's declared content size. A value that
-// would decode to more yields an error matching [ErrTooLarge].
+// and LZ4 are read through a limit of maxSize+1 bytes; zstd first adds up
+// the content sizes its frames declare, then decodes frame by frame on a
+// shared decoder whose memory limit is maxSize (at least 8 MiB, so that the
+// windows of ordinary zstd encoders are accepted), checking the total after
+// each frame.
+// A value that would decode to more yields an error matching [ErrTooLarge].
 //
 // # Errors
 //

@@ -72,7 +72,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		if port != 0 {
 			addr = net.JoinHostPort(host, strconv.Itoa(port+i))
 		}
-		b.nodes = append(b.nodes, &node{b: b, index: i, id: "broker-" + strconv.Itoa(i), listen: addr, conns: map[*connection]struct{}{}})
+		b.nodes = append(b.nodes, &node{b: b, index: i, id: "broker-" + strconv.Itoa(i), listen: addr, conns: map[*connection]struct{}{}, handshakes: map[*handshake]struct{}{}})
 	}
 	if err := b.openTopics(ctx); err != nil {
 		b.closeLogs()

@@ -194,3 +194,5 @@ func isErrorFrame(err error) (string, bool) {
 	}
 	return "", false
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

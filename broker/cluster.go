@@ -39,7 +39,10 @@ type node struct {
 	tr      *quic.Transport
 	ln      *quic.Listener
 	conns   map[*connection]struct{}
-	wg      sync.WaitGroup
+	// handshakes are connection attempts not yet accepted; see
+	// trackHandshake.
+	handshakes map[*handshake]struct{}
+	wg         sync.WaitGroup
 }
 
 func (n *node) addr() string {

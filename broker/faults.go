@@ -133,10 +133,11 @@ func (b *Broker) FailNext(f Fault) {
 	if f.Count == 0 {
 		f.Count = 1
 	}
-	b.faults.mu.Lock()
-	b.faults.rules = append(b.faults.rules, &f)
-	b.faults.mu.Unlock()
 	b.log.Info("fault added", "fault", f.String())
+	rule := f
+	b.faults.mu.Lock()
+	b.faults.rules = append(b.faults.rules, &rule)
+	b.faults.mu.Unlock()
 }
 
 // ClearFaults removes every FailNext rule, ends RefuseConnections and sets

@@ -85,7 +85,7 @@ func (n *node) start() error {
 			if b.faults.refusing(time.Now()) {
 				return nil, errRefused
 			}
-			return ctx, nil
+			return n.trackHandshake(ctx), nil
 		},
 	}
 	ln, err := tr.Listen(b.tlsConf, n.quicConfig())
@@ -112,6 +112,10 @@ func (n *node) stopNode() error {
 		return ErrNodeStopped
 	}
 	n.running = false
+	for h := range n.handshakes {
+		h.dropped = true
+		delete(n.handshakes, h)
+	}
 	ln, tr, udp := n.ln, n.tr, n.udp
 	conns := n.conns
 	n.conns = map[*connection]struct{}{}
@@ -128,11 +132,37 @@ func (n *node) stopNode() error {
 	return err
 }
 
-// dropConnections closes every current connection of the node.
+// handshake tracks a connection between ConnContext and Accept, so that
+// DropConnections also ends connections whose client has finished the
+// handshake but which the accept loop has not picked up yet.
+type handshake struct{ dropped bool }
+
+type handshakeKey struct{}
+
+// trackHandshake registers a connection attempt until its handshake ends.
+func (n *node) trackHandshake(ctx context.Context) context.Context {
+	h := &handshake{}
+	n.mu.Lock()
+	n.handshakes[h] = struct{}{}
+	n.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		n.mu.Lock()
+		delete(n.handshakes, h)
+		n.mu.Unlock()
+	})
+	return context.WithValue(ctx, handshakeKey{}, h)
+}
+
+// dropConnections closes every current connection of the node, including
+// those still completing their handshake.
 func (n *node) dropConnections(reason string) {
 	n.mu.Lock()
 	conns := n.conns
 	n.conns = map[*connection]struct{}{}
+	for h := range n.handshakes {
+		h.dropped = true
+		delete(n.handshakes, h)
+	}
 	n.mu.Unlock()
 	for c := range conns {
 		_ = c.c.CloseWithError(codeDropped, reason)
@@ -155,9 +185,13 @@ func (n *node) acceptLoop(ln *quic.Listener) {
 			c.viaCert = c.principal != ""
 		}
 		n.mu.Lock()
-		if !n.running {
+		h, _ := qc.Context().Value(handshakeKey{}).(*handshake)
+		if h != nil {
+			delete(n.handshakes, h)
+		}
+		if !n.running || (h != nil && h.dropped) {
 			n.mu.Unlock()
-			_ = qc.CloseWithError(codeShutdown, "broker node stopping")
+			_ = qc.CloseWithError(codeDropped, "connection dropped")
 			continue
 		}
 		n.conns[c] = struct{}{}

@@ -6,7 +6,7 @@ package broker
 // naming another mechanism than the unfinished exchange starts a new one.
 // On success the principal is bound to the QUIC connection (replacing a
 // client certificate's common name) and session_lifetime_ms carries
-// Auth.SessionLifetime; after it the connection counts as unauthenticated
+// Auth.SessionLifetime (for JWT, shortened to the token's expiry); after it the connection counts as unauthenticated
 // until it authenticates again. A failed exchange leaves the connection
 // unauthenticated.
 //
@@ -30,7 +30,7 @@ import (
 type authServer interface {
 	Mechanisms() []string
 	start(mechanism string) (authSession, error)
-	SessionLifetime() time.Duration
+	lifetimeOf(sess authSession) time.Duration
 }
 
 // authSession is one server-side exchange (authsrv.Session).
@@ -96,7 +96,7 @@ func (n *node) handleAuthenticate(c *connection, body []byte) reply {
 		c.authSess, c.authMech = sess, req.Mechanism
 		return reply{frame: encodeAuthenticate(&wire.AuthenticateResponse{Payload: resp})}
 	}
-	lifetime := b.auth.SessionLifetime()
+	lifetime := b.auth.lifetimeOf(sess)
 	c.principal, c.viaCert, c.authExpires = principal, false, time.Time{}
 	if lifetime > 0 {
 		c.authExpires = time.Now().Add(lifetime)

@@ -1,0 +1,711 @@
+package actors
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rustmq/rustmq-go/supervision"
+	"github.com/rustmq/rustmq-go/transport/compress"
+	"github.com/rustmq/rustmq-go/transport/wire"
+)
+
+// Counters are a producer's atomic counters, shared by its batchers and read
+// by the runtime's metrics snapshot. All fields are safe for concurrent use.
+type Counters struct {
+	BatchesSent      atomic.Int64 // produce requests written (retries included)
+	RecordsSent      atomic.Int64 // records in those requests
+	BytesSent        atomic.Int64 // request body bytes written
+	Retries          atomic.Int64 // batches scheduled for another attempt
+	InFlight         atomic.Int64 // produce requests awaiting their response
+	ProducerIDResets atomic.Int64 // idempotence sequences restarted under a fresh producer id
+	CompressedIn     atomic.Int64 // value bytes given to the codec
+	CompressedOut    atomic.Int64 // value bytes the codec produced
+}
+
+// BatcherConfig configures the batcher of one topic-partition.
+type BatcherConfig struct {
+	Topic     string
+	Partition int32
+	// BatchSize closes a batch at this many records.
+	BatchSize int
+	// BatchBytes closes a batch at this many bytes of records.
+	BatchBytes int
+	// Linger is how long an open batch waits for more records; 0 sends as
+	// soon as a request slot is free.
+	Linger time.Duration
+	// MaxInFlight bounds the batches sent and not yet acknowledged.
+	MaxInFlight int
+	// Acks is the acknowledgement level of every request.
+	Acks wire.Acks
+	// Idempotent stamps rmq-pid/rmq-seq on the first record of each batch.
+	Idempotent bool
+	// NewProducerID returns a fresh random producer id (never 0); called
+	// at start and whenever the sequence must restart.
+	NewProducerID func() uint64
+	// RequestTimeout bounds one produce request.
+	RequestTimeout time.Duration
+	// Backoff spaces the attempts of a failed batch.
+	Backoff supervision.Backoff
+	// MaxRetries bounds the attempts after the first; < 0 means unlimited
+	// (the delivery timeout still applies).
+	MaxRetries int
+	// Codec compresses values of at least CompressThreshold bytes.
+	Codec             compress.Codec
+	CompressThreshold int
+	// Metadata is the PID of the metadata actor.
+	Metadata *actor.PID
+	// Sink receives every completed record.
+	Sink Sink
+	// Counters, shared with the producer.
+	Counters *Counters
+	// Tracer starts the "send <topic>" spans; nil disables them.
+	Tracer trace.Tracer
+	// ClientID is reported on spans.
+	ClientID string
+	// Logger receives retries and producer id resets; nil discards.
+	Logger *slog.Logger
+}
+
+// batch is one produce request's worth of records. Its (pid, seq) stamp is
+// assigned when it is first sent and changes only when the broker has said
+// the batch was not written (code 45) and the producer id was rotated.
+type batch struct {
+	recs       []*Record
+	bytes      int
+	pid, seq   uint64
+	body       []byte
+	sends      int // attempts made
+	failures   int // failed attempts
+	inFlight   bool
+	reqID      uint64
+	predAcked  bool // every earlier record of this pid was acknowledged when it was last sent
+	notWritten bool // the broker said the batch was not appended
+	lastErr    error
+	abandon    error // fail the batch with this when it reaches the head
+	waitUntil  time.Time
+	deadline   time.Time
+	addr       string
+	span       trace.Span
+}
+
+// internal messages of the batcher.
+type (
+	lingerTick struct{ gen uint64 }
+	retryTick  struct{}
+	sweepTick  struct{}
+	reqExpire  struct{ reqID uint64 }
+)
+
+// batcher accumulates the records of one partition into batches, sends them
+// to the partition leader's connection actor with at most MaxInFlight
+// outstanding, retries failures in order, and completes every record.
+//
+// Ordering and idempotence on retries: after any failure the batcher stops
+// sending new batches (stalled), lets the requests in flight finish, then
+// resends the failed batches in sequence order, one at a time, until one
+// succeeds; then it pipelines again. A batch answered "out of order
+// sequence" (45) while an earlier batch of its producer id was unacknowledged
+// is retried with the same stamp. When a batch must be abandoned (delivery
+// timeout, retry budget, an error that retrying cannot fix) the sequence of
+// its producer id is broken at the broker, so the partition switches to a
+// fresh random producer id starting at sequence 0; batches already stamped
+// with the old id are retried with it (a duplicate is then recognised) until
+// the broker says they were not written, and only then restamped.
+type batcher struct {
+	cfg  BatcherConfig
+	sys  *actor.ActorSystem
+	self *actor.PID
+
+	leader      *actor.PID
+	leaderAddr  string
+	leaderAsked bool
+
+	queue      []*Record
+	queueBytes int
+	openSince  time.Time
+	lingerGen  uint64
+	lingerSet  bool
+	flushing   bool
+	sweepSet   bool
+	retrySet   bool
+	retryTimer *time.Timer
+
+	batches []*batch // sent and not yet completed, in sequence order
+	stalled bool
+
+	pid       uint64
+	nextSeq   uint64
+	ackedEnd  uint64 // sequence after the last acknowledged record of pid
+	nextReqID uint64
+	scratch   []wire.Record
+	aborted   error
+	timers    map[uint64]*time.Timer
+}
+
+// NewBatcherProps returns the props of the batcher of one partition.
+func NewBatcherProps(cfg BatcherConfig) *actor.Props {
+	cfg.Logger = orDiscard(cfg.Logger)
+	if cfg.Counters == nil {
+		cfg.Counters = &Counters{}
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 1
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = math.MaxInt
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &batcher{cfg: cfg, timers: make(map[uint64]*time.Timer)}
+	})
+}
+
+func (b *batcher) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		b.sys, b.self = c.ActorSystem(), c.Self()
+		if b.cfg.Idempotent {
+			b.pid = b.cfg.NewProducerID()
+		}
+		b.askLeader(false)
+	case *Record:
+		b.add(m)
+		b.maybeSend()
+	case *Records:
+		for _, r := range m.Recs {
+			b.add(r)
+		}
+		b.maybeSend()
+	case *Response:
+		b.onResponse(m)
+	case *LeaderInfo:
+		b.leaderAsked = false
+		if m.Err != nil {
+			b.failAll(m.Err, false)
+			return
+		}
+		b.leader, b.leaderAddr = m.Conn, m.Addr
+		b.progress()
+	case *lingerTick:
+		if m.gen == b.lingerGen {
+			b.lingerSet = false
+			b.maybeSend()
+		}
+	case *retryTick:
+		b.retrySet = false
+		b.progress()
+	case *reqExpire:
+		b.onExpire(m)
+	case *sweepTick:
+		b.sweepSet = false
+		b.sweep()
+	case *FlushNow:
+		if len(b.queue) > 0 {
+			b.flushing = true
+		}
+		b.maybeSend()
+	case *Abort:
+		b.aborted = m.Err
+		b.failAll(m.Err, true)
+	case *actor.Stopping, *actor.Restarting:
+		b.failAll(ErrClosed, true)
+		for _, t := range b.timers {
+			t.Stop()
+		}
+		if b.retryTimer != nil {
+			b.retryTimer.Stop()
+		}
+	}
+}
+
+// add compresses r's value if asked to and queues r.
+func (b *batcher) add(r *Record) {
+	if b.aborted != nil {
+		b.deliverErr([]*Record{r}, b.aborted)
+		return
+	}
+	if b.cfg.Codec != compress.None && len(r.Wire.Value) >= b.cfg.CompressThreshold {
+		if _, has := wire.HeaderValue(r.Wire.Headers, wire.HeaderCodec); !has {
+			out, err := b.cfg.Codec.Compress(nil, r.Wire.Value)
+			if err == nil && len(out) < len(r.Wire.Value) {
+				b.cfg.Counters.CompressedIn.Add(int64(len(r.Wire.Value)))
+				b.cfg.Counters.CompressedOut.Add(int64(len(out)))
+				r.Wire.Value = out
+				r.Wire.Headers = append(r.Wire.Headers[:len(r.Wire.Headers):len(r.Wire.Headers)],
+					wire.Header{Key: wire.HeaderCodec, Value: []byte(b.cfg.Codec.String())})
+			}
+		}
+	}
+	if len(b.queue) == 0 {
+		b.openSince = time.Now()
+	}
+	b.queue = append(b.queue, r)
+	b.queueBytes += r.Wire.Size()
+}
+
+func (b *batcher) after(d time.Duration, msg any) *time.Timer {
+	sys, self := b.sys, b.self
+	return time.AfterFunc(d, func() { sys.Root.Send(self, msg) })
+}
+
+func (b *batcher) askLeader(refresh bool) {
+	if b.leaderAsked {
+		return
+	}
+	b.leaderAsked = true
+	b.sys.Root.Send(b.cfg.Metadata, &LeaderRequest{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Refresh: refresh, ReplyTo: b.self})
+}
+
+// progress moves the batcher on after any event.
+func (b *batcher) progress() {
+	if b.stalled {
+		b.resumeHead()
+		return
+	}
+	b.maybeSend()
+}
+
+// ready reports whether the open batch should be closed now.
+func (b *batcher) ready(now time.Time) bool {
+	if len(b.queue) == 0 {
+		return false
+	}
+	return len(b.queue) >= b.cfg.BatchSize || b.queueBytes >= b.cfg.BatchBytes || b.flushing ||
+		b.cfg.Linger <= 0 || now.Sub(b.openSince) >= b.cfg.Linger
+}
+
+// maybeSend sends what may be sent while pipelining.
+func (b *batcher) maybeSend() {
+	if b.aborted != nil || b.stalled {
+		return
+	}
+	if len(b.queue) > 0 {
+		b.armSweep()
+	}
+	if b.leader == nil {
+		b.askLeader(false)
+		return
+	}
+	now := time.Now()
+	// Failed batches waiting for a resend go first, in order.
+	for _, bt := range b.batches {
+		if !bt.inFlight {
+			if bt.abandon != nil || (b.cfg.Idempotent && bt.pid != b.pid) {
+				b.stalled = true
+				b.resumeHead()
+				return
+			}
+			b.send(bt)
+		}
+	}
+	for len(b.batches) < b.cfg.MaxInFlight && b.ready(now) {
+		bt := b.form(now)
+		if bt == nil {
+			break
+		}
+		b.stamp(bt)
+		b.batches = append(b.batches, bt)
+		b.send(bt)
+	}
+	if len(b.queue) > 0 && !b.lingerSet && b.cfg.Linger > 0 && !b.ready(now) {
+		b.lingerSet = true
+		b.lingerGen++
+		b.after(b.cfg.Linger-now.Sub(b.openSince), &lingerTick{gen: b.lingerGen})
+	}
+}
+
+// form takes the next batch off the queue, failing records whose context
+// ended or whose delivery deadline passed on the way.
+func (b *batcher) form(now time.Time) *batch {
+	bt := &batch{}
+	var dropped []*Record
+	n := 0
+	for n < len(b.queue) && len(bt.recs) < b.cfg.BatchSize {
+		r := b.queue[n]
+		sz := r.Wire.Size()
+		if len(bt.recs) > 0 && bt.bytes+sz > b.cfg.BatchBytes {
+			break
+		}
+		n++
+		b.queueBytes -= sz
+		if err := r.cancelled(); err != nil {
+			r.Err = err
+			dropped = append(dropped, r)
+			continue
+		}
+		if !r.Deadline.IsZero() && now.After(r.Deadline) {
+			r.Err = fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
+			dropped = append(dropped, r)
+			continue
+		}
+		if !r.Deadline.IsZero() && (bt.deadline.IsZero() || r.Deadline.Before(bt.deadline)) {
+			bt.deadline = r.Deadline
+		}
+		bt.recs = append(bt.recs, r)
+		bt.bytes += sz
+	}
+	rest := copy(b.queue, b.queue[n:])
+	clear(b.queue[rest:])
+	b.queue = b.queue[:rest]
+	if len(b.queue) > 0 {
+		b.openSince = now
+	} else {
+		b.flushing = false
+	}
+	if len(dropped) > 0 {
+		b.deliver(dropped)
+	}
+	if len(bt.recs) == 0 {
+		return nil
+	}
+	return bt
+}
+
+// stamp gives bt the next sequence of the current producer id and encodes it.
+func (b *batcher) stamp(bt *batch) {
+	if b.cfg.Idempotent {
+		bt.pid, bt.seq = b.pid, b.nextSeq
+		b.nextSeq += uint64(len(bt.recs))
+		bt.notWritten = false
+	}
+	b.encode(bt)
+}
+
+func (b *batcher) encode(bt *batch) {
+	recs := b.scratch[:0]
+	for i, r := range bt.recs {
+		w := r.Wire
+		if i == 0 && b.cfg.Idempotent {
+			var pid, seq [8]byte
+			binary.BigEndian.PutUint64(pid[:], bt.pid)
+			binary.BigEndian.PutUint64(seq[:], bt.seq)
+			w.Headers = append(w.Headers[:len(w.Headers):len(w.Headers)],
+				wire.Header{Key: wire.HeaderProducerID, Value: pid[:]},
+				wire.Header{Key: wire.HeaderSequence, Value: seq[:]})
+		}
+		recs = append(recs, w)
+	}
+	timeout := b.cfg.RequestTimeout.Milliseconds()
+	if timeout > math.MaxUint32 {
+		timeout = math.MaxUint32
+	}
+	req := wire.ProduceRequest{Topic: b.cfg.Topic, PartitionID: uint32(b.cfg.Partition), Records: recs, Acks: b.cfg.Acks, TimeoutMs: uint32(timeout)}
+	bt.body = req.Append(bt.body[:0])
+	clear(recs)
+	b.scratch = recs[:0]
+}
+
+func (b *batcher) send(bt *batch) {
+	now := time.Now()
+	b.nextReqID++
+	bt.reqID = b.nextReqID
+	bt.inFlight = true
+	bt.sends++
+	bt.addr = b.leaderAddr
+	bt.predAcked = !b.cfg.Idempotent || bt.pid != b.pid || bt.seq <= b.ackedEnd
+	b.cfg.Counters.BatchesSent.Add(1)
+	b.cfg.Counters.RecordsSent.Add(int64(len(bt.recs)))
+	b.cfg.Counters.BytesSent.Add(int64(len(bt.body)))
+	b.cfg.Counters.InFlight.Add(1)
+	var sc trace.SpanContext
+	if b.cfg.Tracer != nil {
+		bt.span = startSendSpan(b.cfg, bt)
+		sc = bt.span.SpanContext()
+	}
+	b.sys.Root.Send(b.leader, &Request{
+		ReqType:  wire.TypeProduce,
+		Body:     bt.body,
+		Deadline: now.Add(b.cfg.RequestTimeout),
+		ReplyTo:  b.self,
+		ID:       bt.reqID,
+		Trace:    sc,
+	})
+	// A safety net for a response that never comes (the connection actor
+	// was stopped for good, the message went to dead letters).
+	id := bt.reqID
+	b.timers[id] = b.after(b.cfg.RequestTimeout+2*time.Second, &reqExpire{reqID: id})
+}
+
+func (b *batcher) find(reqID uint64) *batch {
+	for _, bt := range b.batches {
+		if bt.inFlight && bt.reqID == reqID {
+			return bt
+		}
+	}
+	return nil
+}
+
+func (b *batcher) finishRequest(bt *batch) {
+	bt.inFlight = false
+	b.cfg.Counters.InFlight.Add(-1)
+	if t := b.timers[bt.reqID]; t != nil {
+		t.Stop()
+		delete(b.timers, bt.reqID)
+	}
+}
+
+func (b *batcher) onExpire(m *reqExpire) {
+	delete(b.timers, m.reqID)
+	bt := b.find(m.reqID)
+	if bt == nil {
+		return
+	}
+	b.finishRequest(bt)
+	b.leader = nil // ask again: the connection actor may be gone
+	b.failed(bt, fmt.Errorf("%w: no response from %s", ErrRequestTimeout, bt.addr), "", true)
+	b.progress()
+}
+
+func (b *batcher) onResponse(m *Response) {
+	bt := b.find(m.ID)
+	if bt == nil {
+		return // an answer to an attempt already given up on
+	}
+	b.finishRequest(bt)
+	err := m.Err
+	var resp wire.ProduceResponse
+	if err == nil {
+		if err = resp.Unmarshal(m.Body); err == nil {
+			err = wire.ResponseErr(resp.ErrorCode, resp.ErrorMessage)
+		}
+	}
+	if err != nil {
+		b.failed(bt, err, m.Principal, false)
+		b.progress()
+		return
+	}
+	b.succeeded(bt, resp.Offset)
+	if b.stalled && !b.needsStall() {
+		b.stalled = false
+	}
+	b.progress()
+}
+
+// needsStall reports whether an outstanding batch still needs one-at-a-time
+// handling: it must be abandoned, or it carries a stale producer id.
+func (b *batcher) needsStall() bool {
+	for _, bt := range b.batches {
+		if bt.abandon != nil || (b.cfg.Idempotent && bt.pid != b.pid) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *batcher) remove(bt *batch) {
+	for i, x := range b.batches {
+		if x == bt {
+			copy(b.batches[i:], b.batches[i+1:])
+			b.batches[len(b.batches)-1] = nil
+			b.batches = b.batches[:len(b.batches)-1]
+			return
+		}
+	}
+}
+
+func (b *batcher) succeeded(bt *batch, base uint64) {
+	b.remove(bt)
+	if b.cfg.Idempotent && bt.pid == b.pid && bt.seq+uint64(len(bt.recs)) > b.ackedEnd {
+		b.ackedEnd = bt.seq + uint64(len(bt.recs))
+	}
+	endSendSpan(bt, nil)
+	none := b.cfg.Acks.Level == wire.AckNone
+	for i, r := range bt.recs {
+		r.Partition = b.cfg.Partition
+		r.Err = nil
+		if none {
+			r.Offset = -1
+		} else {
+			r.Offset = int64(base) + int64(i)
+		}
+	}
+	b.cfg.Sink.Deliver(bt.recs)
+	bt.recs = nil
+}
+
+// failed classifies a failed attempt of bt and stalls the pipeline.
+func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
+	bt.failures++
+	bt.lastErr = &ProduceError{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Broker: bt.addr, Principal: principal, Err: err}
+	endSendSpan(bt, err)
+	b.stalled = true
+	switch {
+	case isLeaderError(err):
+		bt.notWritten = true
+		b.leader = nil
+		b.askLeader(true)
+	case isOutOfOrder(err):
+		bt.notWritten = true
+		if !bt.predAcked {
+			break // an earlier batch of this producer id was unacknowledged: wait for it
+		}
+		// The broker's sequence of this producer id does not continue at
+		// this batch: the producer id is spent.
+		if bt.pid == b.pid {
+			b.rotate("broker rejected the sequence")
+		}
+	case !retriable(err) && !expired:
+		bt.abandon = bt.lastErr
+		return
+	}
+	if b.cfg.MaxRetries >= 0 && bt.failures > b.cfg.MaxRetries {
+		bt.abandon = fmt.Errorf("rustmq: gave up after %d attempts: %w", bt.sends, bt.lastErr)
+		return
+	}
+	b.cfg.Counters.Retries.Add(1)
+	bt.waitUntil = time.Now().Add(b.cfg.Backoff.Delay(bt.failures, nil))
+	b.cfg.Logger.Debug("rustmq: produce failed, will retry", slog.String("topic", b.cfg.Topic), slog.Int("partition", int(b.cfg.Partition)),
+		slog.Int("attempt", bt.sends), slog.Any("error", err))
+}
+
+// resumeHead drives the stalled pipeline: once nothing is in flight it
+// settles the head batch (abandon, restamp) and resends it after its backoff.
+func (b *batcher) resumeHead() {
+	if b.aborted != nil {
+		return
+	}
+	for _, bt := range b.batches {
+		if bt.inFlight {
+			return
+		}
+	}
+	now := time.Now()
+	for len(b.batches) > 0 {
+		h := b.batches[0]
+		if h.abandon == nil && !h.deadline.IsZero() && now.After(h.deadline) {
+			h.abandon = fmt.Errorf("%w: %w", ErrDeliveryTimeout, h.lastErr)
+		}
+		if h.abandon != nil {
+			b.batches = b.batches[1:]
+			b.deliverErr(h.recs, h.abandon)
+			if b.cfg.Idempotent && h.pid == b.pid {
+				b.rotate("a batch was abandoned")
+			}
+			continue
+		}
+		if b.leader == nil {
+			b.askLeader(false)
+			return
+		}
+		if b.cfg.Idempotent && h.pid != b.pid && h.notWritten {
+			b.stamp(h)
+		}
+		if wait := h.waitUntil.Sub(now); wait > 0 {
+			if !b.retrySet {
+				b.retrySet = true
+				b.retryTimer = b.after(wait, &retryTick{})
+			}
+			return
+		}
+		b.send(h)
+		return
+	}
+	b.stalled = false
+	b.maybeSend()
+}
+
+// rotate switches to a fresh producer id; unsent batches take sequences from 0.
+func (b *batcher) rotate(why string) {
+	old := b.pid
+	b.pid = b.cfg.NewProducerID()
+	b.nextSeq, b.ackedEnd = 0, 0
+	b.cfg.Counters.ProducerIDResets.Add(1)
+	b.cfg.Logger.Info("rustmq: new producer id for partition", slog.String("topic", b.cfg.Topic), slog.Int("partition", int(b.cfg.Partition)),
+		slog.Uint64("old", old), slog.Uint64("new", b.pid), slog.String("reason", why))
+}
+
+// sweep fails queued records whose context ended or deadline passed, and
+// abandons stalled batches past their deadline.
+func (b *batcher) sweep() {
+	now := time.Now()
+	keep := b.queue[:0]
+	var dropped []*Record
+	for _, r := range b.queue {
+		err := r.cancelled()
+		if err == nil && !r.Deadline.IsZero() && now.After(r.Deadline) {
+			err = fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
+		}
+		if err != nil {
+			r.Err = err
+			b.queueBytes -= r.Wire.Size()
+			dropped = append(dropped, r)
+			continue
+		}
+		keep = append(keep, r)
+	}
+	clear(b.queue[len(keep):])
+	b.queue = keep
+	if len(dropped) > 0 {
+		b.deliver(dropped)
+	}
+	if b.stalled {
+		b.resumeHead()
+	}
+	if len(b.queue) > 0 {
+		b.armSweep()
+	}
+}
+
+func (b *batcher) armSweep() {
+	if b.sweepSet {
+		return
+	}
+	b.sweepSet = true
+	b.after(sweepInterval*4, &sweepTick{})
+}
+
+// failAll fails every record the batcher holds. With inFlightToo the
+// batches in flight are failed as well and their responses ignored.
+func (b *batcher) failAll(err error, inFlightToo bool) {
+	if len(b.queue) > 0 {
+		q := b.queue
+		b.queue, b.queueBytes = nil, 0
+		b.deliverErr(q, err)
+	}
+	keep := b.batches[:0]
+	for _, bt := range b.batches {
+		if bt.inFlight && !inFlightToo {
+			keep = append(keep, bt)
+			continue
+		}
+		if bt.inFlight {
+			b.finishRequest(bt)
+		}
+		endSendSpan(bt, err)
+		b.deliverErr(bt.recs, err)
+	}
+	clear(b.batches[len(keep):])
+	b.batches = keep
+}
+
+func (b *batcher) deliverErr(recs []*Record, err error) {
+	for _, r := range recs {
+		r.Err = err
+	}
+	b.deliver(recs)
+}
+
+func (b *batcher) deliver(recs []*Record) {
+	for _, r := range recs {
+		r.Partition = b.cfg.Partition
+		r.Offset = -1
+	}
+	b.cfg.Sink.Deliver(recs)
+}
+
+func isLeaderError(err error) bool {
+	return errors.Is(err, wire.ErrNotLeader) || errors.Is(err, wire.ErrUnknownTopicOrPartition)
+}
+
+func isOutOfOrder(err error) bool { return errors.Is(err, wire.ErrOutOfOrderSequence) }
+

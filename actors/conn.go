@@ -1,0 +1,323 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/rustmq/rustmq-go/transport"
+	"github.com/rustmq/rustmq-go/transport/wire"
+)
+
+// Conn is what a connection actor needs of a broker connection;
+// *transport.Conn implements it.
+type Conn interface {
+	Do(ctx context.Context, reqType byte, body []byte) ([]byte, error)
+	Context() context.Context
+	Close() error
+	Principal() string
+	ALPN() string
+}
+
+// DialFunc opens one connection to addr, handshake and authentication
+// included. It must honour ctx.
+type DialFunc func(ctx context.Context, addr string) (Conn, error)
+
+// ConnConfig configures a connection actor.
+type ConnConfig struct {
+	// Addr is the broker's host:port.
+	Addr string
+	// Dial opens the connection.
+	Dial DialFunc
+	// ConnectTimeout bounds one dial.
+	ConnectTimeout time.Duration
+	// HealthInterval is the period of the health check (a Metadata request
+	// whose duration is the RTT); <= 0 disables it.
+	HealthInterval time.Duration
+	// MaxQueued bounds the requests waiting for the connection; beyond it
+	// new requests fail at once with ErrNotConnected. Default 4096.
+	MaxQueued int
+	// Health receives the actor's state.
+	Health *HealthRegistry
+	// Logger receives connects and losses; nil discards.
+	Logger *slog.Logger
+}
+
+// ConnLostError is the reason a connection actor panics with when its
+// connection ends or its dial fails, so that its supervisor restarts it
+// with backoff. Err is the transport's error (a *transport.ConnError for a
+// lost connection).
+type ConnLostError struct {
+	Addr string
+	Op   string // "dial" or "connection"
+	Err  error
+}
+
+func (e *ConnLostError) Error() string {
+	return fmt.Sprintf("rustmq: %s %s: %v", e.Op, e.Addr, e.Err)
+}
+
+// Unwrap returns the transport error.
+func (e *ConnLostError) Unwrap() error { return e.Err }
+
+// internal messages of the connection actor.
+type (
+	dialDone struct {
+		gen  uint64
+		conn Conn
+		err  error
+	}
+	connLost struct {
+		gen   uint64
+		cause error
+	}
+	healthTick   struct{ gen uint64 }
+	healthResult struct {
+		gen uint64
+		rtt time.Duration
+		err error
+	}
+)
+
+// connActor owns one broker connection. It is rebuilt from scratch on every
+// restart: all it keeps across a restart is its PID (named by address).
+type connActor struct {
+	cfg     ConnConfig
+	sys     *actor.ActorSystem
+	self    *actor.PID
+	gen     uint64 // identifies this incarnation's goroutines and timers
+	conn    Conn
+	cancel  context.CancelFunc // cancels the dial
+	queue   []*Request
+	timer   *time.Timer
+	stopped bool
+}
+
+var genCounter = newAtomicCounter()
+
+// NewConnProps returns the props of a connection actor. onIncarnation, if
+// set, is called each time the actor is (re)created, with the incarnation
+// number starting at 1.
+func NewConnProps(cfg ConnConfig) *actor.Props {
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 4096
+	}
+	if cfg.Health == nil {
+		cfg.Health = NewHealthRegistry()
+	}
+	cfg.Logger = orDiscard(cfg.Logger)
+	incarnations := 0
+	return actor.PropsFromProducer(func() actor.Actor {
+		incarnations++
+		if incarnations > 1 {
+			cfg.Health.update(cfg.Addr, func(b *BrokerHealth) { b.Restarts++ })
+		}
+		return &connActor{cfg: cfg}
+	})
+}
+
+func (a *connActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.sys = c.ActorSystem()
+		a.self = c.Self()
+		a.gen = genCounter.next()
+		a.startDial()
+	case *Request:
+		a.onRequest(m)
+	case *dialDone:
+		a.onDialDone(m)
+	case *connLost:
+		if m.gen != a.gen || a.conn == nil {
+			return
+		}
+		a.cfg.Health.setState(a.cfg.Addr, StateFailed, m.cause)
+		a.cfg.Logger.Warn("rustmq: connection lost", slog.String("broker", a.cfg.Addr), slog.Any("error", m.cause))
+		// Crash on purpose: the supervisor restarts this actor with backoff.
+		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "connection", Err: m.cause})
+	case *healthTick:
+		a.onHealthTick(m)
+	case *healthResult:
+		if m.gen != a.gen {
+			return
+		}
+		if m.err == nil {
+			a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) { b.RTT = m.rtt })
+		} else {
+			a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) { b.LastError = m.err })
+		}
+		a.armHealth()
+	case *actor.Restarting:
+		a.shutdown(StateFailed)
+	case *actor.Stopping:
+		a.shutdown(StateStopped)
+	}
+}
+
+func (a *connActor) startDial() {
+	a.cfg.Health.setState(a.cfg.Addr, StateConnecting, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ConnectTimeout)
+	a.cancel = cancel
+	gen, sys, self, dial, addr := a.gen, a.sys, a.self, a.cfg.Dial, a.cfg.Addr
+	go func() {
+		conn, err := dial(ctx, addr)
+		cancel()
+		sys.Root.Send(self, &dialDone{gen: gen, conn: conn, err: err})
+	}()
+}
+
+func (a *connActor) onDialDone(m *dialDone) {
+	if m.gen != a.gen || a.stopped {
+		if m.conn != nil {
+			_ = m.conn.Close()
+		}
+		return
+	}
+	a.cancel = nil
+	if m.err != nil {
+		a.cfg.Health.setState(a.cfg.Addr, StateFailed, m.err)
+		a.cfg.Logger.Warn("rustmq: dial failed", slog.String("broker", a.cfg.Addr), slog.Any("error", m.err))
+		a.failQueue(m.err)
+		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: m.err})
+	}
+	a.conn = m.conn
+	a.cfg.Health.setState(a.cfg.Addr, StateConnected, nil)
+	a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) {
+		b.Principal = m.conn.Principal()
+		b.ALPN = m.conn.ALPN()
+	})
+	a.cfg.Logger.Info("rustmq: connected", slog.String("broker", a.cfg.Addr))
+	gen, sys, self, conn := a.gen, a.sys, a.self, a.conn
+	go func() {
+		ctx := conn.Context()
+		<-ctx.Done()
+		sys.Root.Send(self, &connLost{gen: gen, cause: context.Cause(ctx)})
+	}()
+	q := a.queue
+	a.queue = nil
+	for _, r := range q {
+		a.run(r)
+	}
+	a.armHealth()
+}
+
+func (a *connActor) onRequest(r *Request) {
+	if a.conn != nil {
+		a.run(r)
+		return
+	}
+	if len(a.queue) >= a.cfg.MaxQueued {
+		a.reply(r, nil, fmt.Errorf("%w: %s: %d requests already waiting", ErrNotConnected, a.cfg.Addr, len(a.queue)), 0)
+		return
+	}
+	a.queue = append(a.queue, r)
+}
+
+// run executes one request in its own goroutine; the outcome goes straight
+// to the requester.
+func (a *connActor) run(r *Request) {
+	conn, sys, addr := a.conn, a.sys, a.cfg.Addr
+	go func() {
+		ctx := context.Background()
+		var cancel context.CancelFunc
+		if !r.Deadline.IsZero() {
+			ctx, cancel = context.WithDeadline(ctx, r.Deadline)
+		}
+		start := time.Now()
+		body, err := conn.Do(ctx, r.ReqType, r.Body)
+		rtt := time.Since(start)
+		if cancel != nil {
+			if err != nil && errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("%w after %v: %w", ErrRequestTimeout, rtt.Round(time.Millisecond), err)
+			}
+			cancel()
+		}
+		if r.ReplyTo != nil {
+			sys.Root.Send(r.ReplyTo, &Response{ID: r.ID, Addr: addr, Principal: conn.Principal(), Body: body, Err: err, RTT: rtt})
+		}
+	}()
+}
+
+func (a *connActor) reply(r *Request, body []byte, err error, rtt time.Duration) {
+	if r.ReplyTo != nil {
+		a.sys.Root.Send(r.ReplyTo, &Response{ID: r.ID, Addr: a.cfg.Addr, Body: body, Err: err, RTT: rtt})
+	}
+}
+
+func (a *connActor) failQueue(cause error) {
+	q := a.queue
+	a.queue = nil
+	err := cause
+	if !isPermanent(cause) {
+		err = fmt.Errorf("%w: %s: %w", ErrNotConnected, a.cfg.Addr, cause)
+	}
+	for _, r := range q {
+		a.reply(r, nil, err, 0)
+	}
+}
+
+func (a *connActor) armHealth() {
+	if a.cfg.HealthInterval <= 0 || a.stopped {
+		return
+	}
+	gen, sys, self := a.gen, a.sys, a.self
+	a.timer = time.AfterFunc(a.cfg.HealthInterval, func() { sys.Root.Send(self, &healthTick{gen: gen}) })
+}
+
+func (a *connActor) onHealthTick(m *healthTick) {
+	if m.gen != a.gen || a.conn == nil {
+		return
+	}
+	conn, sys, self, gen := a.conn, a.sys, a.self, a.gen
+	timeout := a.cfg.ConnectTimeout
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		req := wire.MetadataRequest{}
+		start := time.Now()
+		body, err := conn.Do(ctx, wire.TypeMetadata, req.Append(nil))
+		rtt := time.Since(start)
+		if err == nil {
+			var resp wire.MetadataResponse
+			err = resp.Unmarshal(body)
+		}
+		sys.Root.Send(self, &healthResult{gen: gen, rtt: rtt, err: err})
+	}()
+}
+
+// shutdown releases the incarnation's resources: queued requests fail with
+// a retriable error, the dial is cancelled, the connection closed.
+func (a *connActor) shutdown(state ConnState) {
+	a.stopped = true
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.failQueue(errRestarting)
+	if a.conn != nil {
+		_ = a.conn.Close()
+		a.conn = nil
+	}
+	if state == StateStopped {
+		a.cfg.Health.setState(a.cfg.Addr, StateStopped, nil)
+	}
+}
+
+var errRestarting = errors.New("connection actor restarting")
+
+// isPermanent reports whether a dial failure will not go away by itself:
+// rejected credentials, TLS verification failures, bad certificate files.
+// Requests waiting for such a dial fail with the dial's error as is, which
+// the batcher does not retry.
+func isPermanent(err error) bool {
+	if err == nil || errors.Is(err, errRestarting) {
+		return false
+	}
+	return !transport.IsRetriable(err)
+}

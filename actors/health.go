@@ -1,0 +1,112 @@
+package actors
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// ConnState is the state of one broker connection actor.
+type ConnState int
+
+// Connection states, in the order a connection actor goes through them.
+const (
+	// StateConnecting: a dial is in progress.
+	StateConnecting ConnState = iota
+	// StateConnected: the connection is up and serves requests.
+	StateConnected
+	// StateFailed: the last dial failed or the connection was lost; the
+	// supervisor restarts the actor after a backoff.
+	StateFailed
+	// StateStopped: the supervisor gave up on the actor, or the runtime
+	// closed.
+	StateStopped
+)
+
+func (s ConnState) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateFailed:
+		return "failed"
+	case StateStopped:
+		return "stopped"
+	}
+	return "unknown"
+}
+
+// BrokerHealth is a snapshot of one connection actor's health.
+type BrokerHealth struct {
+	Addr  string
+	State ConnState
+	// LastError is the most recent dial, connection or health-check
+	// failure, nil if none happened since the last success.
+	LastError error
+	// Restarts counts how often the supervisor restarted the actor.
+	Restarts int
+	// RTT is the duration of the last successful health check.
+	RTT time.Duration
+	// Since is when State was entered.
+	Since time.Time
+	// Principal is the identity the connection authenticated as.
+	Principal string
+	// ALPN is the application protocol negotiated ("" without ALPN).
+	ALPN string
+}
+
+// HealthRegistry collects the health of every connection actor of one
+// runtime. It is safe for concurrent use.
+type HealthRegistry struct {
+	mu      sync.Mutex
+	brokers map[string]*BrokerHealth
+}
+
+// NewHealthRegistry returns an empty registry.
+func NewHealthRegistry() *HealthRegistry {
+	return &HealthRegistry{brokers: make(map[string]*BrokerHealth)}
+}
+
+func (h *HealthRegistry) update(addr string, f func(b *BrokerHealth)) {
+	h.mu.Lock()
+	b := h.brokers[addr]
+	if b == nil {
+		b = &BrokerHealth{Addr: addr, Since: time.Now()}
+		h.brokers[addr] = b
+	}
+	f(b)
+	h.mu.Unlock()
+}
+
+func (h *HealthRegistry) setState(addr string, s ConnState, err error) {
+	h.update(addr, func(b *BrokerHealth) {
+		if b.State != s {
+			b.State = s
+			b.Since = time.Now()
+		}
+		if err != nil || s == StateConnected {
+			b.LastError = err
+		}
+	})
+}
+
+// Snapshot returns every broker's health, sorted by address.
+func (h *HealthRegistry) Snapshot() []BrokerHealth {
+	h.mu.Lock()
+	out := make([]BrokerHealth, 0, len(h.brokers))
+	for _, b := range h.brokers {
+		out = append(out, *b)
+	}
+	h.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// Connected reports whether the broker at addr is connected.
+func (h *HealthRegistry) Connected(addr string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b := h.brokers[addr]
+	return b != nil && b.State == StateConnected
+}

@@ -1,0 +1,96 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// parentActor spawns children on request and supervises them with the
+// strategy of its props. The runtime's top-level supervisor and its
+// producers supervisor are parent actors.
+type parentActor struct{}
+
+// NewParentProps returns the props of an actor that spawns a child for each
+// *[SpawnChild] it receives and applies strategy to its children's failures.
+func NewParentProps(strategy actor.SupervisorStrategy) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &parentActor{} }, actor.WithSupervisor(strategy))
+}
+
+func (a *parentActor) Receive(c actor.Context) {
+	if m, ok := c.Message().(*SpawnChild); ok {
+		var pid *actor.PID
+		var err error
+		if m.Name == "" {
+			pid = c.Spawn(m.Props)
+		} else {
+			pid, err = c.SpawnNamed(m.Props, m.Name)
+		}
+		m.Reply <- SpawnResult{PID: pid, Err: err}
+	}
+}
+
+// connSupervisor owns the connection actors, one per broker address, named
+// by the address so that a restart keeps the PID.
+type connSupervisor struct {
+	newProps func(addr string) *actor.Props
+	conns    map[string]*actor.PID
+	byID     map[string]string // PID id -> address
+	watchers map[string][]*actor.PID
+}
+
+// NewConnSupervisorProps returns the props of the connections supervisor.
+// newProps builds the props of the connection actor of one address; the
+// strategy (built by supervision.NewStrategy) restarts failed connection
+// actors with backoff.
+func NewConnSupervisorProps(strategy actor.SupervisorStrategy, newProps func(addr string) *actor.Props) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &connSupervisor{
+			newProps: newProps,
+			conns:    make(map[string]*actor.PID),
+			byID:     make(map[string]string),
+			watchers: make(map[string][]*actor.PID),
+		}
+	}, actor.WithSupervisor(strategy))
+}
+
+func (a *connSupervisor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *EnsureConn:
+		pid := a.conns[m.Addr]
+		if pid == nil {
+			var err error
+			pid, err = c.SpawnNamed(a.newProps(m.Addr), m.Addr)
+			if err != nil {
+				// The name is still registered: the previous actor of this
+				// address is finishing its stop. Use its PID; the sender
+				// will ask again when it learns the actor is gone.
+				pid = actor.NewPID(c.Self().Address, c.Self().Id+"/"+m.Addr)
+			} else {
+				a.conns[m.Addr] = pid
+				a.byID[pid.Id] = m.Addr
+			}
+		}
+		if m.ReplyTo != nil {
+			a.addWatcher(m.Addr, m.ReplyTo)
+			c.Send(m.ReplyTo, &ConnReady{Addr: m.Addr, PID: pid})
+		}
+	case *actor.Terminated:
+		addr, ok := a.byID[m.Who.Id]
+		if !ok {
+			return
+		}
+		delete(a.byID, m.Who.Id)
+		delete(a.conns, addr)
+		for _, w := range a.watchers[addr] {
+			c.Send(w, &ConnGone{Addr: addr})
+		}
+	}
+}
+
+func (a *connSupervisor) addWatcher(addr string, pid *actor.PID) {
+	for _, w := range a.watchers[addr] {
+		if w.Equal(pid) {
+			return
+		}
+	}
+	a.watchers[addr] = append(a.watchers[addr], pid)
+}

@@ -1,0 +1,391 @@
+package runtime
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rustmq/rustmq-go/supervision"
+	"github.com/rustmq/rustmq-go/transport"
+	"github.com/rustmq/rustmq-go/transport/compress"
+)
+
+// Defaults of [Config] and [ProducerConfig], applied to zero fields.
+const (
+	DefaultClientID           = "rustmq-go"
+	DefaultConnectTimeout     = 10 * time.Second
+	DefaultRequestTimeout     = 30 * time.Second
+	DefaultHealthInterval     = 10 * time.Second
+	DefaultMetadataRefresh    = 30 * time.Second
+	DefaultRetryBackoffMin    = 50 * time.Millisecond
+	DefaultRetryBackoffMax    = 2 * time.Second
+	DefaultBatchSize          = 1000
+	DefaultBatchBytes         = 1 << 20
+	DefaultLinger             = 5 * time.Millisecond
+	DefaultMaxInFlight        = 5
+	DefaultCompressThreshold  = 1024
+	DefaultMaxMessageBytes    = 1 << 20
+	DefaultMaxBufferedBytes   = 64 << 20
+	DefaultMaxBufferedRecords = 500_000
+	DefaultDeliveryTimeout    = 2 * time.Minute
+	// MaxInFlightIdempotent is the most batches per partition that may be
+	// outstanding with idempotence: the development broker remembers the
+	// last 5 batches of each producer id to recognise duplicates.
+	MaxInFlightIdempotent = 5
+)
+
+// TLSConfig says how connections verify brokers and, for mutual TLS, present
+// a client certificate. Connections always use TLS 1.3.
+type TLSConfig struct {
+	// CAFile is a PEM bundle of the authorities that sign broker
+	// certificates. Default: the system roots (or Config.RootCAs).
+	CAFile string
+	// CertFile and KeyFile are the PEM client certificate and key for mTLS;
+	// both or neither. Default none.
+	CertFile, KeyFile string
+	// ServerName is verified against the broker certificate and sent as
+	// SNI. Default: the host of the address dialled.
+	ServerName string
+	// InsecureSkipVerify disables certificate verification; for throwaway
+	// development setups only. Default false.
+	InsecureSkipVerify bool
+	// ALPN chooses whether the "rustmq" ALPN id is offered. Default
+	// transport.ALPNAuto (offer it, retry without when a broker selects
+	// none).
+	ALPN transport.ALPNMode
+	// Config is a base tls.Config, cloned, never modified. Default nil.
+	Config *tls.Config
+}
+
+// Config configures a [Runtime]. The zero value of every field but Brokers
+// means its documented default.
+type Config struct {
+	// Brokers lists the host:port addresses to bootstrap from. Required.
+	Brokers []string
+	// ClientID names this client on spans and metrics. Default "rustmq-go".
+	ClientID string
+	// TLS configures certificates and verification.
+	TLS TLSConfig
+	// Auth runs an authentication mechanism on every new connection; build
+	// it with [SASLPlain], [ScramSHA256], [ScramSHA512] or [JWT], or supply
+	// any transport.Authenticator. Default nil: none (with mTLS the broker
+	// takes the client certificate's common name as principal).
+	Auth transport.Authenticator
+	// ConnectTimeout bounds one dial (QUIC and TLS handshakes and
+	// authentication). Default 10s.
+	ConnectTimeout time.Duration
+	// RequestTimeout bounds one request to a broker. Default 30s.
+	RequestTimeout time.Duration
+	// RetryBackoff spaces the attempts of failed produce and metadata
+	// requests: capped exponential with full jitter. Default 50ms doubling
+	// up to 2s, with jitter.
+	RetryBackoff supervision.Backoff
+	// Supervision is the restart strategy of the connection actors: a
+	// connection actor crashes when its connection is lost or its dial
+	// fails and is restarted after a capped exponential backoff within a
+	// restart budget. Default: supervision's defaults (one-for-one, 100ms
+	// doubling to 10s, 10 restarts a minute, then stop); a stopped
+	// connection actor is started again the next time a partition needs
+	// its broker. Supervision.Logger defaults to Logger.
+	Supervision supervision.Config
+	// HealthInterval is the period of each connection's health check (a
+	// Metadata request whose duration is reported as RTT). Negative
+	// disables it. Default 10s.
+	HealthInterval time.Duration
+	// MetadataRefresh is the period of the background metadata refresh.
+	// Negative disables it (metadata is still refreshed on "not leader").
+	// Default 30s.
+	MetadataRefresh time.Duration
+	// StaticPartitions gives the partition count of topics whose metadata
+	// lists no partitions (upstream RustMQ answers an empty topic list);
+	// their records go round robin to connected brokers. Default none.
+	StaticPartitions map[string]int
+	// MaxRequestBytes bounds one request's body; it must hold a batch.
+	// Upstream brokers read at most 8 KiB per request; the development
+	// broker reads any size. Default transport.DefaultMaxRequestBytes.
+	MaxRequestBytes int64
+	// Logger receives the runtime's and protoactor's logs. Default: discard
+	// everything.
+	Logger *slog.Logger
+	// TracerProvider creates the spans of each message's path. Default nil:
+	// no tracing, at near-zero cost.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives the actor system's metrics. Default nil: none.
+	MeterProvider metric.MeterProvider
+}
+
+// Acks is the acknowledgement level of produce requests.
+type Acks int
+
+const (
+	// AcksAll waits until the broker has made the records durable (fsync on a
+	// durable development broker). The default.
+	AcksAll Acks = iota
+	// AcksLeader waits until the partition leader has appended the records.
+	AcksLeader
+	// AcksNone does not wait for acknowledgement: results carry no offset.
+	AcksNone
+)
+
+func (a Acks) String() string {
+	switch a {
+	case AcksAll:
+		return "all"
+	case AcksLeader:
+		return "leader"
+	case AcksNone:
+		return "none"
+	}
+	return fmt.Sprintf("Acks(%d)", int(a))
+}
+
+// Idempotence chooses whether batches carry the idempotence headers.
+type Idempotence int
+
+const (
+	// IdempotenceAuto is on with AcksAll and AcksLeader, off with AcksNone.
+	// The default.
+	IdempotenceAuto Idempotence = iota
+	// IdempotenceOn requires idempotence; invalid with AcksNone.
+	IdempotenceOn
+	// IdempotenceOff sends no idempotence headers: retries may duplicate,
+	// and with MaxInFlight > 1 may reorder.
+	IdempotenceOff
+)
+
+// ProducerConfig configures a [Producer]. The zero value of every field
+// means its documented default.
+type ProducerConfig struct {
+	// Acks is the acknowledgement level. Default AcksAll.
+	Acks Acks
+	// Idempotence. Default IdempotenceAuto (on unless AcksNone).
+	Idempotence Idempotence
+	// BatchSize closes a batch at this many records. Default 1000.
+	BatchSize int
+	// BatchBytes closes a batch at this many bytes; a larger single message
+	// travels alone. Default 1 MiB.
+	BatchBytes int
+	// Linger is how long a partition's open batch waits for more messages
+	// while a request slot is free. Negative means do not wait. Default 5ms.
+	Linger time.Duration
+	// MaxInFlight bounds the batches per partition sent and not yet
+	// acknowledged; at most 5 with idempotence. Default 5.
+	MaxInFlight int
+	// Compression compresses values of at least CompressThreshold bytes and
+	// marks them with the rmq-codec header. Default compress.None.
+	Compression compress.Codec
+	// CompressThreshold is the smallest value compressed. Default 1024.
+	CompressThreshold int
+	// MaxMessageBytes is the largest message accepted (key, value and
+	// headers); larger ones fail with *MessageTooLargeError. Default 1 MiB.
+	MaxMessageBytes int
+	// MaxBufferedBytes bounds the bytes of messages accepted and not yet
+	// completed. Default 64 MiB.
+	MaxBufferedBytes int64
+	// MaxBufferedRecords bounds the messages accepted and not yet completed.
+	// Default 500,000.
+	MaxBufferedRecords int64
+	// FailWhenFull makes Send, SendAsync and SendBatch fail at once with
+	// ErrBufferFull when the buffer is full, instead of blocking until space
+	// frees or the context ends. Default false (block).
+	FailWhenFull bool
+	// DeliveryTimeout bounds the time from acceptance to the result; a
+	// message not acknowledged by then fails with ErrDeliveryTimeout.
+	// Default 2m.
+	DeliveryTimeout time.Duration
+	// RequestTimeout bounds one produce request. Default: the runtime's.
+	RequestTimeout time.Duration
+	// RetryBackoff spaces retries of a failed batch. Default: the runtime's.
+	RetryBackoff supervision.Backoff
+	// MaxRetries bounds the retries of one batch. Negative means none.
+	// Default: unlimited within DeliveryTimeout.
+	MaxRetries int
+}
+
+func configErr(field string, value any, reason string) error {
+	return &ConfigError{Field: field, Value: value, Reason: reason}
+}
+
+// withDefaults validates cfg and fills in defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	if len(cfg.Brokers) == 0 {
+		return cfg, configErr("Brokers", cfg.Brokers, "at least one broker address is required")
+	}
+	for i, b := range cfg.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			return cfg, configErr(fmt.Sprintf("Brokers[%d]", i), b, "must be host:port")
+		}
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = DefaultClientID
+	}
+	durs := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+		neg  bool
+	}{
+		{"ConnectTimeout", &cfg.ConnectTimeout, DefaultConnectTimeout, false},
+		{"RequestTimeout", &cfg.RequestTimeout, DefaultRequestTimeout, false},
+		{"HealthInterval", &cfg.HealthInterval, DefaultHealthInterval, true},
+		{"MetadataRefresh", &cfg.MetadataRefresh, DefaultMetadataRefresh, true},
+	}
+	for _, d := range durs {
+		switch {
+		case *d.v < 0 && !d.neg:
+			return cfg, configErr(d.name, *d.v, "must not be negative")
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	rb, err := retryBackoff(cfg.RetryBackoff, supervision.Backoff{Initial: DefaultRetryBackoffMin, Max: DefaultRetryBackoffMax, Jitter: true}, "RetryBackoff")
+	if err != nil {
+		return cfg, err
+	}
+	cfg.RetryBackoff = rb
+	if cfg.Supervision.Logger == nil {
+		cfg.Supervision.Logger = cfg.Logger
+	}
+	if err := cfg.Supervision.Validate(); err != nil {
+		return cfg, &ConfigError{Field: "Supervision", Value: cfg.Supervision.Kind, Reason: err.Error(), Err: err}
+	}
+	for topic, n := range cfg.StaticPartitions {
+		if topic == "" || n <= 0 {
+			return cfg, configErr("StaticPartitions["+topic+"]", n, "needs a topic name and a positive partition count")
+		}
+	}
+	if cfg.MaxRequestBytes < 0 {
+		return cfg, configErr("MaxRequestBytes", cfg.MaxRequestBytes, "must not be negative")
+	}
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = transport.DefaultMaxRequestBytes
+	}
+	if cfg.TLS.ALPN < transport.ALPNAuto || cfg.TLS.ALPN > transport.ALPNNone {
+		return cfg, configErr("TLS.ALPN", cfg.TLS.ALPN, "unknown ALPN mode")
+	}
+	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") {
+		return cfg, configErr("TLS.CertFile", cfg.TLS.CertFile, "CertFile and KeyFile go together")
+	}
+	return cfg, nil
+}
+
+// retryBackoff fills a zero backoff with def and validates it.
+func retryBackoff(b, def supervision.Backoff, field string) (supervision.Backoff, error) {
+	if b == (supervision.Backoff{}) {
+		b = def
+	}
+	if err := b.Validate(); err != nil {
+		var ce *supervision.ConfigError
+		if errors.As(err, &ce) {
+			return b, &ConfigError{Field: field + "." + strings.TrimPrefix(ce.Field, "Backoff."), Value: ce.Value, Reason: ce.Reason, Err: err}
+		}
+		return b, &ConfigError{Field: field, Value: b, Reason: err.Error(), Err: err}
+	}
+	return b.WithDefaults(), nil
+}
+
+// withDefaults validates pc and fills in defaults from pc and the runtime.
+func (pc ProducerConfig) withDefaults(rc *Config) (ProducerConfig, error) {
+	switch pc.Acks {
+	case AcksAll, AcksLeader, AcksNone:
+	default:
+		return pc, configErr("Acks", pc.Acks, "must be AcksAll, AcksLeader or AcksNone")
+	}
+	switch pc.Idempotence {
+	case IdempotenceAuto, IdempotenceOff:
+	case IdempotenceOn:
+		if pc.Acks == AcksNone {
+			return pc, configErr("Idempotence", "IdempotenceOn", "idempotence needs acknowledgements: not possible with AcksNone")
+		}
+	default:
+		return pc, configErr("Idempotence", pc.Idempotence, "unknown value")
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"BatchSize", &pc.BatchSize, DefaultBatchSize},
+		{"BatchBytes", &pc.BatchBytes, DefaultBatchBytes},
+		{"MaxInFlight", &pc.MaxInFlight, DefaultMaxInFlight},
+		{"CompressThreshold", &pc.CompressThreshold, DefaultCompressThreshold},
+		{"MaxMessageBytes", &pc.MaxMessageBytes, DefaultMaxMessageBytes},
+	}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return pc, configErr(f.name, *f.v, "must not be negative")
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if pc.idempotent() && pc.MaxInFlight > MaxInFlightIdempotent {
+		return pc, configErr("MaxInFlight", pc.MaxInFlight, fmt.Sprintf("at most %d with idempotence", MaxInFlightIdempotent))
+	}
+	if int64(pc.BatchBytes) > rc.MaxRequestBytes-1024 {
+		return pc, configErr("BatchBytes", pc.BatchBytes, fmt.Sprintf("must leave room for the request framing within the runtime's MaxRequestBytes (%d)", rc.MaxRequestBytes))
+	}
+	if int64(pc.MaxMessageBytes) > rc.MaxRequestBytes-1024 {
+		return pc, configErr("MaxMessageBytes", pc.MaxMessageBytes, fmt.Sprintf("must fit in one request within the runtime's MaxRequestBytes (%d)", rc.MaxRequestBytes))
+	}
+	switch pc.Compression {
+	case compress.None, compress.Gzip, compress.LZ4, compress.Zstd:
+	default:
+		return pc, configErr("Compression", pc.Compression, "unknown codec")
+	}
+	if pc.Linger == 0 {
+		pc.Linger = DefaultLinger
+	} else if pc.Linger < 0 {
+		pc.Linger = 0
+	}
+	for _, f := range []struct {
+		name string
+		v    *int64
+		def  int64
+	}{{"MaxBufferedBytes", &pc.MaxBufferedBytes, DefaultMaxBufferedBytes}, {"MaxBufferedRecords", &pc.MaxBufferedRecords, DefaultMaxBufferedRecords}} {
+		if *f.v < 0 {
+			return pc, configErr(f.name, *f.v, "must not be negative")
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if pc.MaxBufferedBytes < int64(pc.MaxMessageBytes) {
+		return pc, configErr("MaxBufferedBytes", pc.MaxBufferedBytes, fmt.Sprintf("must hold at least one message of MaxMessageBytes (%d)", pc.MaxMessageBytes))
+	}
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{{"DeliveryTimeout", &pc.DeliveryTimeout, DefaultDeliveryTimeout}, {"RequestTimeout", &pc.RequestTimeout, rc.RequestTimeout}} {
+		if *f.v < 0 {
+			return pc, configErr(f.name, *f.v, "must not be negative")
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	rb, err := retryBackoff(pc.RetryBackoff, rc.RetryBackoff, "RetryBackoff")
+	if err != nil {
+		return pc, err
+	}
+	pc.RetryBackoff = rb
+	return pc, nil
+}
+
+func (pc ProducerConfig) idempotent() bool {
+	switch pc.Idempotence {
+	case IdempotenceOn:
+		return true
+	case IdempotenceAuto:
+		return pc.Acks != AcksNone
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/rustmq/rustmq-go/actors"
+)
+
+// Sentinel errors for errors.Is. Results and returned errors wrap them.
+var (
+	// ErrClosed: the producer or runtime is closed (Send after Close), or a
+	// message was still pending when Close's context ended.
+	ErrClosed = actors.ErrClosed
+	// ErrBufferFull: the producer's buffer is full and FailWhenFull is set.
+	ErrBufferFull = errors.New("rustmq: producer buffer full")
+	// ErrDeliveryTimeout: the message was not acknowledged within the
+	// producer's DeliveryTimeout.
+	ErrDeliveryTimeout = actors.ErrDeliveryTimeout
+	// ErrEmptyTopic: neither the message nor the producer names a topic.
+	ErrEmptyTopic = errors.New("rustmq: empty topic")
+	// ErrNilMessage: a nil *Message was given.
+	ErrNilMessage = errors.New("rustmq: nil message")
+	// ErrMessageTooLarge is matched by every *MessageTooLargeError.
+	ErrMessageTooLarge = errors.New("rustmq: message too large")
+	// ErrInvalidConfig is matched by every *ConfigError.
+	ErrInvalidConfig = errors.New("rustmq: invalid configuration")
+	// ErrInvalidPayload: the message's payload could not be built (for
+	// instance, PayloadJSON failed to marshal); matched by *PayloadError.
+	ErrInvalidPayload = errors.New("rustmq: invalid payload")
+	// ErrInvalidPartition: an explicit partition the topic does not have.
+	ErrInvalidPartition = actors.ErrInvalidPartition
+	// ErrUnknownTopic: no broker knows the topic and it has no static
+	// partition count (reported inside ErrDeliveryTimeout).
+	ErrUnknownTopic = actors.ErrUnknownTopic
+	// ErrInvalidMessage: a message breaks a rule of the wire format (an
+	// empty header key, a timestamp before 1970).
+	ErrInvalidMessage = errors.New("rustmq: invalid message")
+)
+
+// ConfigError names a configuration field whose value cannot be used.
+type ConfigError struct {
+	Field  string
+	Value  any
+	Reason string
+	// Err is the underlying validation error, if any.
+	Err error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("rustmq: invalid configuration: %s = %v: %s", e.Field, e.Value, e.Reason)
+}
+
+// Unwrap returns ErrInvalidConfig and the underlying error.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalidConfig, e.Err}
+	}
+	return []error{ErrInvalidConfig}
+}
+
+// MessageTooLargeError says a message exceeds the producer's
+// MaxMessageBytes. errors.Is(err, ErrMessageTooLarge) matches it.
+type MessageTooLargeError struct {
+	Size, Max int
+}
+
+func (e *MessageTooLargeError) Error() string {
+	return fmt.Sprintf("rustmq: message too large: %d bytes (key, value and headers), limit %d", e.Size, e.Max)
+}
+
+// Is reports whether target is ErrMessageTooLarge.
+func (e *MessageTooLargeError) Is(target error) bool { return target == ErrMessageTooLarge }
+
+// PayloadError says a message's payload could not be built.
+type PayloadError struct {
+	Err error
+}
+
+func (e *PayloadError) Error() string { return "rustmq: invalid payload: " + e.Err.Error() }
+
+// Unwrap returns ErrInvalidPayload and the cause.
+func (e *PayloadError) Unwrap() []error { return []error{ErrInvalidPayload, e.Err} }
+
+// AuthorizationError says the broker refused an operation on a topic
+// (error code 29). Err is the broker's answer.
+type AuthorizationError struct {
+	Topic string
+	// Op is the refused operation ("WRITE" for produce).
+	Op string
+	// Principal is the identity the connection authenticated as, "" when
+	// unknown or anonymous.
+	Principal string
+	Err       error
+}
+
+func (e *AuthorizationError) Error() string {
+	who := e.Principal
+	if who == "" {
+		who = "anonymous"
+	}
+	return fmt.Sprintf("rustmq: not authorized: %s may not %s topic %q: %v", who, e.Op, e.Topic, e.Err)
+}
+
+// Unwrap returns the broker's answer.
+func (e *AuthorizationError) Unwrap() error { return e.Err }
+
+// ProduceError is the failure of a produce request as it reaches a message:
+// the broker or transport error with topic, partition and broker address.
+// errors.Is matches the wire package's error-code values through it.
+type ProduceError = actors.ProduceError
+
+// BatchError is SendBatch's error when some of its messages failed: Failed
+// counts them, and errors.Is/As see every distinct failure. Each message's
+// own error is in its Result.Err.
+type BatchError struct {
+	Failed, Total int
+	Errs          []error // distinct failures, in order of first occurrence
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("rustmq: %d of %d messages failed; first: %v", e.Failed, e.Total, e.Errs[0])
+}
+
+// Unwrap returns the distinct failures.
+func (e *BatchError) Unwrap() []error { return e.Errs }

@@ -1,0 +1,256 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rustmq/rustmq-go/actors"
+	"github.com/rustmq/rustmq-go/supervision"
+	"github.com/rustmq/rustmq-go/transport"
+)
+
+// Runtime is the producer runtime: an actor system holding one connection
+// actor per broker under a supervisor, a metadata actor, and the producers
+// created from it. It is safe for concurrent use. Close it when done.
+type Runtime struct {
+	cfg       Config
+	sys       *actor.ActorSystem
+	top       *actor.PID
+	conns     *actor.PID
+	metadata  *actor.PID
+	producers *actor.PID
+	health    *actors.HealthRegistry
+	log       *slog.Logger
+	tracer    trace.Tracer
+
+	mu        sync.Mutex
+	live      map[*Producer]struct{}
+	closed    bool
+	nextProdN int
+}
+
+// BrokerHealth is the health of one broker connection, as reported by
+// [Runtime.Health].
+type BrokerHealth struct {
+	// Addr is the broker's host:port.
+	Addr string
+	// State is "connecting", "connected", "failed" or "stopped".
+	State string
+	// LastError is the last dial, connection or health-check failure since
+	// the last success; nil if none.
+	LastError error
+	// Restarts counts the supervisor's restarts of the connection actor.
+	Restarts int
+	// RTT is the duration of the last successful health check.
+	RTT time.Duration
+	// Since is when the connection entered State.
+	Since time.Time
+	// Principal is the identity the connection authenticated as.
+	Principal string
+	// ALPN is the negotiated application protocol ("" without ALPN).
+	ALPN string
+}
+
+const tracerName = "github.com/rustmq/rustmq-go/runtime"
+
+// New validates cfg, starts the actor system and the connection actors of
+// the bootstrap brokers, and returns the runtime. It does not wait for any
+// connection: use [Runtime.Health] to see their state. Invalid settings
+// yield a *ConfigError naming the field.
+func New(cfg Config) (*Runtime, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dialer, err := transport.NewDialer(transport.Config{
+		TLS: transport.TLSConfig{
+			CAFile: cfg.TLS.CAFile, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
+			ServerName: cfg.TLS.ServerName, InsecureSkipVerify: cfg.TLS.InsecureSkipVerify, Config: cfg.TLS.Config,
+		},
+		ALPN:            cfg.TLS.ALPN,
+		DialTimeout:     cfg.ConnectTimeout,
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		Auth:            cfg.Auth,
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, &ConfigError{Field: "TLS", Value: cfg.TLS.CAFile, Reason: err.Error(), Err: err}
+	}
+	opts := []actor.ConfigOption{
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("lib", "protoactor") }),
+		actor.WithDeadLetterThrottleInterval(100 * time.Millisecond),
+	}
+	if cfg.MeterProvider != nil {
+		opts = append(opts, actor.WithMetricProviders(cfg.MeterProvider))
+	}
+	r := &Runtime{
+		cfg:    cfg,
+		sys:    actor.NewActorSystem(opts...),
+		health: actors.NewHealthRegistry(),
+		log:    log,
+		live:   make(map[*Producer]struct{}),
+	}
+	if cfg.TracerProvider != nil {
+		r.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
+	dial := func(ctx context.Context, addr string) (actors.Conn, error) {
+		c, err := dialer.Dial(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	// The top-level supervisor sits under the root guardian so that our
+	// strategies, not protoactor's default, govern everything below it.
+	top, err := r.sys.Root.SpawnNamed(actors.NewParentProps(supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log})), "rustmq")
+	if err != nil {
+		r.sys.Shutdown()
+		return nil, fmt.Errorf("rustmq: start actor system: %w", err)
+	}
+	r.top = top
+	connProps := func(addr string) *actor.Props {
+		return actors.NewConnProps(actors.ConnConfig{
+			Addr: addr, Dial: dial, ConnectTimeout: cfg.ConnectTimeout,
+			HealthInterval: cfg.HealthInterval, Health: r.health, Logger: log,
+		})
+	}
+	steps := []struct {
+		name  string
+		props *actor.Props
+		pid   **actor.PID
+	}{
+		{"connections", actors.NewConnSupervisorProps(supervision.NewStrategy(cfg.Supervision), connProps), &r.conns},
+		{"producers", actors.NewParentProps(supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log})), &r.producers},
+	}
+	for _, s := range steps {
+		if *s.pid, err = r.spawn(top, s.props, s.name); err != nil {
+			r.shutdown()
+			return nil, err
+		}
+	}
+	refresh := cfg.MetadataRefresh
+	if refresh < 0 {
+		refresh = 0
+	}
+	r.metadata, err = r.spawn(top, actors.NewMetadataProps(actors.MetadataConfig{
+		Bootstrap: cfg.Brokers, StaticPartitions: cfg.StaticPartitions, RefreshInterval: refresh,
+		RequestTimeout: cfg.RequestTimeout, RetryBackoff: cfg.RetryBackoff, ConnSupervisor: r.conns,
+		Health: r.health, Logger: log,
+	}), "metadata")
+	if err != nil {
+		r.shutdown()
+		return nil, err
+	}
+	return r, nil
+}
+
+// spawn asks parent to spawn a child and waits for its PID.
+func (r *Runtime) spawn(parent *actor.PID, props *actor.Props, name string) (*actor.PID, error) {
+	reply := make(chan actors.SpawnResult, 1)
+	r.sys.Root.Send(parent, &actors.SpawnChild{Props: props, Name: name, Reply: reply})
+	select {
+	case res := <-reply:
+		if res.Err != nil {
+			return nil, fmt.Errorf("rustmq: spawn %s: %w", name, res.Err)
+		}
+		return res.PID, nil
+	case <-time.After(10 * time.Second):
+		return nil, fmt.Errorf("rustmq: spawn %s: no answer from the actor system", name)
+	}
+}
+
+// Health reports the state of every broker connection, sorted by address.
+func (r *Runtime) Health() []BrokerHealth {
+	snap := r.health.Snapshot()
+	out := make([]BrokerHealth, len(snap))
+	for i, b := range snap {
+		out[i] = BrokerHealth{Addr: b.Addr, State: b.State.String(), LastError: b.LastError, Restarts: b.Restarts,
+			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN}
+	}
+	return out
+}
+
+// CreateProducer returns a producer whose messages go to topic unless a
+// message names its own (topic may be "" if every message does). Invalid
+// settings yield a *ConfigError naming the field; after Close, ErrClosed.
+func (r *Runtime) CreateProducer(topic string, cfg ProducerConfig) (*Producer, error) {
+	pc, err := cfg.withDefaults(&r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r.nextProdN++
+	n := r.nextProdN
+	r.mu.Unlock()
+	p := newProducer(r, topic, pc)
+	pid, err := r.spawn(r.producers, p.routerProps(), fmt.Sprintf("producer-%d", n))
+	if err != nil {
+		p.delivery.close()
+		return nil, err
+	}
+	p.router = pid
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		r.sys.Root.Stop(pid)
+		p.delivery.close()
+		return nil, ErrClosed
+	}
+	r.live[p] = struct{}{}
+	r.mu.Unlock()
+	return p, nil
+}
+
+func (r *Runtime) forget(p *Producer) {
+	r.mu.Lock()
+	delete(r.live, p)
+	r.mu.Unlock()
+}
+
+// Close closes every producer (each flushes, then fails what is left when
+// ctx ends, see [Producer.Close]), stops the actors, closes the broker
+// connections and shuts the actor system down. It returns ctx's error if ctx
+// ended before the producers were flushed; later calls return nil.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	live := make([]*Producer, 0, len(r.live))
+	for p := range r.live {
+		live = append(live, p)
+	}
+	r.mu.Unlock()
+	var first error
+	for _, p := range live {
+		if err := p.Close(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	r.shutdown()
+	return first
+}
+
+// shutdown stops the actor tree and waits (briefly) for it to be gone.
+func (r *Runtime) shutdown() {
+	if r.top != nil {
+		_ = r.sys.Root.StopFuture(r.top).Wait()
+	}
+	r.sys.Shutdown()
+}

@@ -1,6 +1,7 @@
 package supervision_test
 
 import (
+	"context"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -180,8 +181,8 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// nextNote returns the next note of the named actor and kind, skipping
-// other notes.
+// nextNote returns the next note of the named actor and kind, dropping
+// other notes: give each actor of a test its own channel.
 func nextNote(t *testing.T, notes <-chan note, name, kind string) note {
 	t.Helper()
 	deadline := time.After(waitLimit)
@@ -224,3 +225,23 @@ func family(t *testing.T, sys *actor.ActorSystem, strategy actor.SupervisorStrat
 	r := recv(t, reports, "children spawned")
 	return pid, r.kids
 }
+
+// logRecord is one slog record kept by recordingHandler.
+type logRecord struct {
+	level slog.Level
+	msg   string
+	attrs map[string]slog.Value
+}
+
+// recordingHandler keeps every record it handles on a channel.
+type recordingHandler struct{ records chan<- logRecord }
+
+func (h recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]slog.Value{}}
+	r.Attrs(func(a slog.Attr) bool { rec.attrs[a.Key] = a.Value; return true })
+	h.records <- rec
+	return nil
+}
+func (h recordingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordingHandler) WithGroup(string) slog.Handler      { return h }

@@ -708,4 +708,3 @@ func isLeaderError(err error) bool {
 }
 
 func isOutOfOrder(err error) bool { return errors.Is(err, wire.ErrOutOfOrderSequence) }
-

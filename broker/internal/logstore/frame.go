@@ -43,6 +43,9 @@ func encodeBatch(base uint64, records []wire.Record) ([]byte, []wire.Record, err
 	for i := range records {
 		buf = appendRecord(buf, &records[i])
 	}
+	if len(buf) != size {
+		panic(fmt.Sprintf("logstore: batch encoded to %d bytes, %d computed", len(buf), size))
+	}
 	payload := buf[frameHeaderLen:]
 	if uint64(len(payload)) > math.MaxUint32 {
 		return nil, nil, fmt.Errorf("%w: %d payload bytes", ErrBatchTooLarge, len(payload))

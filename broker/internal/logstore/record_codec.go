@@ -3,6 +3,7 @@ package logstore
 import (
 	"encoding/binary"
 	"errors"
+	"unsafe"
 
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
@@ -52,12 +53,26 @@ func uvarintLen(v uint64) int {
 	return n
 }
 
-// encodedLen is an upper bound on (and in practice exactly) the length of
-// appendRecord's output for r.
+// bytesOptLen is the length of appendBytesOpt's output for a field of n
+// bytes, nil or not.
+func bytesOptLen(n int, isNil bool) int {
+	if isNil {
+		return 1
+	}
+	return uvarintLen(uint64(n)+1) + n
+}
+
+// encodedLen is the exact length of appendRecord's output for r, so a
+// batch's frame buffer (which the log keeps) is allocated once, at size.
 func encodedLen(r *wire.Record) int {
-	n := 2*binary.MaxVarintLen64 + len(r.Key) + len(r.Value) + binary.MaxVarintLen64 + binary.MaxVarintLen64
+	zigzag := uint64(r.Timestamp) << 1
+	if r.Timestamp < 0 {
+		zigzag = ^zigzag
+	}
+	n := bytesOptLen(len(r.Key), r.Key == nil) + bytesOptLen(len(r.Value), r.Value == nil) +
+		uvarintLen(zigzag) + uvarintLen(uint64(len(r.Headers)))
 	for i := range r.Headers {
-		n += 2*binary.MaxVarintLen64 + len(r.Headers[i].Key) + len(r.Headers[i].Value)
+		n += bytesOptLen(len(r.Headers[i].Key), false) + bytesOptLen(len(r.Headers[i].Value), r.Headers[i].Value == nil)
 	}
 	return n
 }
@@ -79,8 +94,9 @@ func wireSize(r *wire.Record) int {
 // the payload and are capped at their length, so appending to one never
 // writes into its neighbour.
 type recordDecoder struct {
-	b   []byte
-	pos int
+	b    []byte
+	pos  int
+	hdrs []wire.Header // headers of the batch so far; records take sub-slices
 }
 
 // uvarint reads a minimal uvarint.
@@ -159,8 +175,8 @@ func (d *recordDecoder) records(count uint32) ([]wire.Record, error) {
 		if nh == 0 {
 			continue
 		}
-		hs := make([]wire.Header, nh)
-		for j := range hs {
+		start := len(d.hdrs)
+		for range nh {
 			k, err := d.bytesOpt()
 			if err != nil {
 				return nil, err
@@ -168,12 +184,19 @@ func (d *recordDecoder) records(count uint32) ([]wire.Record, error) {
 			if k == nil {
 				return nil, errMalformed // header keys are strings, never None
 			}
-			hs[j].Key = string(k)
-			if hs[j].Value, err = d.bytesOpt(); err != nil {
+			v, err := d.bytesOpt()
+			if err != nil {
 				return nil, err
 			}
+			// The key aliases the payload like every other field: the
+			// payload is never written again, so the string stays immutable.
+			d.hdrs = append(d.hdrs, wire.Header{Key: unsafe.String(unsafe.SliceData(k), len(k)), Value: v})
 		}
-		r.Headers = hs[:nh:nh]
+		// Sub-slicing after the record's headers are all in place is right
+		// even when append moved d.hdrs: earlier records keep the old array,
+		// which nothing modifies.
+		end := len(d.hdrs)
+		r.Headers = d.hdrs[start:end:end]
 	}
 	if d.pos != len(d.b) {
 		return nil, errMalformed

@@ -1,0 +1,94 @@
+package logstore
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/rustmq/rustmq-go/transport/wire"
+)
+
+// benchBatch is a batch of n records with a 16-byte key, a value of
+// valueBytes and one header, like a producer's batch.
+func benchBatch(n, valueBytes int) ([]wire.Record, int) {
+	recs := make([]wire.Record, n)
+	size := 0
+	for i := range recs {
+		recs[i] = wire.Record{
+			Key:       []byte(fmt.Sprintf("key-%012d", i)),
+			Value:     bytes.Repeat([]byte{byte(i)}, valueBytes),
+			Headers:   []wire.Header{{Key: "traceparent", Value: []byte("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")}},
+			Timestamp: 1700000000000 + int64(i),
+		}
+		size += wireSize(&recs[i])
+	}
+	return recs, size
+}
+
+// BenchmarkAppend measures Append of 100-record batches of 100-byte values
+// in memory, to segment files without fsync, and with fsync per batch.
+// MB/s counts the records' wire size.
+func BenchmarkAppend(b *testing.B) {
+	recs, size := benchBatch(100, 100)
+	for _, mode := range []struct {
+		name    string
+		durable bool
+		sync    bool
+	}{
+		{"memory", false, false},
+		{"durable-nosync", true, false},
+		{"durable-sync", true, true},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			dir := ""
+			if mode.durable {
+				dir = b.TempDir()
+			}
+			l, err := Open(dir, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := l.Append(recs, mode.sync); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*float64(len(recs))/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkRead measures Read of 1 MiB from random offsets of a memory log.
+func BenchmarkRead(b *testing.B) {
+	recs, _ := benchBatch(100, 100)
+	l, err := Open("", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for range 1000 {
+		if _, err := l.Append(recs, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hw := l.HighWatermark()
+	var n, bytesRead int
+	i := uint64(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		i = (i*2654435761 + 7) % hw
+		got, err := l.Read(i, 1<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(got)
+		for j := range got {
+			bytesRead += wireSize(&got[j])
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(bytesRead)/1e6/b.Elapsed().Seconds(), "MB/s")
+}

@@ -229,12 +229,21 @@ func (r *reader) str(field string) (string, error) {
 	return string(v), nil
 }
 
-// headerKey reads a header key, returning this project's well-known keys
-// without allocating a copy.
-func (r *reader) headerKey(field string) (string, error) {
-	v, err := r.rawString(field)
+// headerKey reads a header key. A key equal to prev (the same header of the
+// previous record, which a batch usually repeats) or to one of this
+// project's well-known keys is returned without allocating a copy; an equal
+// key is valid UTF-8 by construction, so it skips that check too.
+func (r *reader) headerKey(field, prev string) (string, error) {
+	at := r.off
+	v, err := r.bytes(field)
 	if err != nil {
 		return "", err
+	}
+	if string(v) == prev {
+		return prev, nil
+	}
+	if !utf8.Valid(v) {
+		return "", r.fail(field, at, ErrInvalidUTF8)
 	}
 	switch string(v) {
 	case HeaderProducerID:

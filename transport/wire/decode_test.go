@@ -63,7 +63,7 @@ func TestReaderBoundaries(t *testing.T) {
 		{"string overlong UTF-8", append(le64(2), 0xc0, 0xaf), func(r *reader) error { _, err := r.str("f"); return err }, ErrInvalidUTF8, 0},
 		{"string surrogate", append(le64(3), 0xed, 0xa0, 0x80), func(r *reader) error { _, err := r.str("f"); return err }, ErrInvalidUTF8, 0},
 		{"string 4-byte rune", append(le64(4), "😀"...), func(r *reader) error { _, err := r.str("f"); return err }, nil, 0},
-		{"header key not UTF-8", append(le64(1), 0xff), func(r *reader) error { _, err := r.headerKey("f"); return err }, ErrInvalidUTF8, 0},
+		{"header key not UTF-8", append(le64(1), 0xff), func(r *reader) error { _, err := r.headerKey("f", ""); return err }, ErrInvalidUTF8, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,7 +87,7 @@ func TestHeaderKeyInterning(t *testing.T) {
 		in := append(le64(uint64(len(k))), k...)
 		allocs := testing.AllocsPerRun(20, func() {
 			r := reader{buf: in}
-			if got, err := r.headerKey("key"); err != nil || got != k {
+			if got, err := r.headerKey("key", ""); err != nil || got != k {
 				t.Fatalf("headerKey = %q, %v", got, err)
 			}
 		})

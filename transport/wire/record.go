@@ -65,19 +65,21 @@ func decodeRecords(r *reader, field string) ([]Record, error) {
 		return nil, err
 	}
 	recs := make([]Record, n)
-	var slab []Header
+	var slab, prev []Header
 	for i := range recs {
-		if err := decodeRecord(r, &recs[i], &slab, n-i); err != nil {
+		if err := decodeRecord(r, &recs[i], &slab, prev, n-i); err != nil {
 			return nil, prefixField(err, field, i)
 		}
+		prev = recs[i].Headers
 	}
 	return recs, nil
 }
 
 // decodeRecord reads one record into rec, appending its headers to *slab.
-// left counts this record and those after it, to size a new slab on the
-// guess that the rest carry as many headers as this one.
-func decodeRecord(r *reader, rec *Record, slab *[]Header, left int) error {
+// prev holds the previous record's headers, whose keys are reused when this
+// record repeats them. left counts this record and those after it, to size
+// a new slab on the guess that the rest carry as many headers as this one.
+func decodeRecord(r *reader, rec *Record, slab *[]Header, prev []Header, left int) error {
 	var err error
 	if rec.Key, err = r.optBytes("key"); err != nil {
 		return err
@@ -103,7 +105,11 @@ func decodeRecord(r *reader, rec *Record, slab *[]Header, left int) error {
 		start := len(s)
 		for j := 0; j < hn; j++ {
 			var h Header
-			if h.Key, err = r.headerKey("key"); err != nil {
+			var prevKey string
+			if j < len(prev) {
+				prevKey = prev[j].Key
+			}
+			if h.Key, err = r.headerKey("key", prevKey); err != nil {
 				return prefixField(err, "headers", j)
 			}
 			if h.Value, err = r.bytes("value"); err != nil {

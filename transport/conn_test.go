@@ -201,7 +201,7 @@ func TestConnLossDuringRequest(t *testing.T) {
 		t.Fatalf("ConnError %v does not carry the broker's close code", ce)
 	}
 	var ne net.Error
-	if !errors.As(err, &ne) || ne.Timeout() || !ne.Temporary() {
+	if !errors.As(err, &ne) || ne.Timeout() || !ce.Temporary() {
 		t.Fatalf("net.Error view of %v: Timeout/Temporary wrong", err)
 	}
 	waitDone(t, c.Context().Done(), "Conn.Context to end")

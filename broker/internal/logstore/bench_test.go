@@ -20,7 +20,7 @@ func benchBatch(n, valueBytes int) ([]wire.Record, int) {
 			Headers:   []wire.Header{{Key: "traceparent", Value: []byte("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")}},
 			Timestamp: 1700000000000 + int64(i),
 		}
-		size += wireSize(&recs[i])
+		size += recs[i].Size()
 	}
 	return recs, size
 }
@@ -86,7 +86,7 @@ func BenchmarkRead(b *testing.B) {
 		}
 		n += len(got)
 		for j := range got {
-			bytesRead += wireSize(&got[j])
+			bytesRead += got[j].Size()
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")

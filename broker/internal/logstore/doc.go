@@ -7,9 +7,13 @@
 //
 // A Log opened with an empty directory lives in memory only. A Log opened with
 // a directory writes every appended batch as one frame to the active segment
-// file and keeps a decoded copy in memory as well: reads never touch the disk.
-// That costs memory equal to the log's size, which is fine for a development
-// broker whose logs are small; it keeps Read a binary search plus a slice copy.
+// file and keeps it in memory as well: reads never touch the disk. Each batch
+// is held as its encoded frame (one allocation) plus record structs whose
+// byte slices and header keys point into that frame, so Append's deep copy
+// costs one encode and one decode, and memory use is about the log's size on
+// disk plus a few dozen bytes per record. That is fine for a development
+// broker whose logs are small, and keeps Read a binary search over batch base
+// offsets plus a slice copy.
 //
 // # On-disk format
 //

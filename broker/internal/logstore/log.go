@@ -177,9 +177,9 @@ func (l *Log) roll(base uint64) error {
 
 // Read returns records starting exactly at offset, which may fall inside a
 // batch. When offset is below the high watermark it returns at least one
-// record, then adds records while their total wire size (bincode, as in a
-// FetchResponse) stays within maxBytes; maxBytes <= 0 thus yields exactly one
-// record. At the high watermark it returns no records and no error; beyond it,
+// record, then adds records while their total size as encoded in a
+// FetchResponse ([wire.Record.Size]) stays within maxBytes, so maxBytes <= 0
+// yields exactly one record. At the high watermark it returns no records and no error; beyond it,
 // [ErrOffsetOutOfRange].
 //
 // The returned slice is the caller's, but the records' byte slices and
@@ -204,7 +204,7 @@ func (l *Log) Read(offset uint64, maxBytes int) ([]wire.Record, error) {
 		recs := l.batches[i].records[skip:]
 		skip = 0
 		for j := range recs {
-			s := wireSize(&recs[j])
+			s := recs[j].Size()
 			if len(out) > 0 && total+s > maxBytes {
 				return out, nil
 			}

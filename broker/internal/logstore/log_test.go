@@ -187,7 +187,7 @@ func TestReadMaxBytes(t *testing.T) {
 		}
 		sizes := make([]int, len(recs))
 		for i := range recs {
-			sizes[i] = wireSize(&recs[i])
+			sizes[i] = recs[i].Size()
 		}
 		for start := 0; start < len(recs); start++ {
 			for _, maxBytes := range []int{-1, 0, 1, sizes[start] - 1, sizes[start], sizes[start] + 1, 300, 1000, 5000, 1 << 30} {
@@ -207,23 +207,6 @@ func TestReadMaxBytes(t *testing.T) {
 			}
 		}
 	})
-}
-
-func TestWireSize(t *testing.T) {
-	// Hand-computed bincode lengths.
-	cases := []struct {
-		r    wire.Record
-		want int
-	}{
-		{wire.Record{}, 1 + 8 + 8 + 8},
-		{wire.Record{Key: []byte{}}, 1 + 8 + 8 + 8 + 8},
-		{wire.Record{Key: []byte("ab"), Value: []byte("xyz"), Headers: []wire.Header{{Key: "k", Value: []byte("vv")}}}, 1 + 8 + 2 + 8 + 3 + 8 + (8 + 1 + 8 + 2) + 8},
-	}
-	for i, c := range cases {
-		if got := wireSize(&c.r); got != c.want {
-			t.Errorf("case %d: wireSize %d, want %d", i, got, c.want)
-		}
-	}
 }
 
 func TestClosed(t *testing.T) {

@@ -77,19 +77,6 @@ func encodedLen(r *wire.Record) int {
 	return n
 }
 
-// wireSize is the record's length in bincode, the encoding of the client
-// protocol (equal to wire's Record.Size): Read's maxBytes counts these.
-func wireSize(r *wire.Record) int {
-	n := 1 + 8 + len(r.Value) + 8 + 8 // key tag, value, header count, timestamp
-	if r.Key != nil {
-		n += 8 + len(r.Key)
-	}
-	for i := range r.Headers {
-		n += 8 + len(r.Headers[i].Key) + 8 + len(r.Headers[i].Value)
-	}
-	return n
-}
-
 // recordDecoder reads records from one payload. Decoded byte slices alias
 // the payload and are capped at their length, so appending to one never
 // writes into its neighbour.

@@ -52,7 +52,7 @@ func newScramServer(t *testing.T, h scram.HashGeneratorFcn, user, password strin
 // exchange drives a full client/server conversation the way the connection
 // does. tamper may rewrite server-final before the client sees it. It
 // returns the server's and the client's verdicts.
-func exchange(t *testing.T, a transport.Authenticator, srv *scram.Server, tamper func(string) string) (serverErr, clientErr error, conv *scram.ServerConversation) {
+func exchange(t *testing.T, a transport.Authenticator, srv *scram.Server, tamper func(string) string) (conv *scram.ServerConversation, serverErr, clientErr error) {
 	t.Helper()
 	sess, err := a.Start(context.Background())
 	if err != nil {
@@ -65,7 +65,7 @@ func exchange(t *testing.T, a transport.Authenticator, srv *scram.Server, tamper
 	}
 	s1, err := conv.Step(string(c1))
 	if err != nil {
-		return err, nil, conv
+		return conv, err, nil
 	}
 	c2, err := sess.Next([]byte(s1))
 	if err != nil {
@@ -75,7 +75,7 @@ func exchange(t *testing.T, a transport.Authenticator, srv *scram.Server, tamper
 	if tamper != nil {
 		s2 = tamper(s2)
 	}
-	return serr, sess.Verify([]byte(s2)), conv
+	return conv, serr, sess.Verify([]byte(s2))
 }
 
 func TestScramRightPassword(t *testing.T) {
@@ -86,7 +86,7 @@ func TestScramRightPassword(t *testing.T) {
 				t.Fatalf("Mechanism() = %q", a.Mechanism())
 			}
 			srv := newScramServer(t, tc.hash, "alice", "pencil", 4096)
-			serr, cerr, conv := exchange(t, a, srv, nil)
+			conv, serr, cerr := exchange(t, a, srv, nil)
 			if serr != nil || cerr != nil {
 				t.Fatalf("server %v, client %v", serr, cerr)
 			}
@@ -94,7 +94,7 @@ func TestScramRightPassword(t *testing.T) {
 				t.Fatalf("server: valid %v user %q authz %q", conv.Valid(), conv.Username(), conv.AuthzID())
 			}
 			// A second session on the same Authenticator works too (cached keys).
-			if serr, cerr, _ := exchange(t, a, srv, nil); serr != nil || cerr != nil {
+			if _, serr, cerr := exchange(t, a, srv, nil); serr != nil || cerr != nil {
 				t.Fatalf("second exchange: server %v, client %v", serr, cerr)
 			}
 		})
@@ -106,7 +106,7 @@ func TestScramWrongPasswordRejectedByServer(t *testing.T) {
 		t.Run(tc.mech, func(t *testing.T) {
 			srv := newScramServer(t, tc.hash, "alice", "pencil", 4096)
 			var final string
-			serr, cerr, conv := exchange(t, tc.new("alice", "crayon"), srv, func(s string) string { final = s; return s })
+			conv, serr, cerr := exchange(t, tc.new("alice", "crayon"), srv, func(s string) string { final = s; return s })
 			if serr == nil || conv.Valid() {
 				t.Fatal("server accepted a wrong password")
 			}
@@ -125,7 +125,7 @@ func TestScramUnknownUserRejectedByServer(t *testing.T) {
 	for _, tc := range scramCases {
 		t.Run(tc.mech, func(t *testing.T) {
 			srv := newScramServer(t, tc.hash, "alice", "pencil", 4096)
-			serr, _, _ := exchange(t, tc.new("mallory", "pencil"), srv, nil)
+			_, serr, _ := exchange(t, tc.new("mallory", "pencil"), srv, nil)
 			if serr == nil {
 				t.Fatal("server accepted an unknown user")
 			}
@@ -145,7 +145,7 @@ func TestScramClientRejectsTamperedServerSignature(t *testing.T) {
 				sig[0] ^= 0x01
 				return "v=" + base64.StdEncoding.EncodeToString(sig)
 			}
-			serr, cerr, _ := exchange(t, tc.new("alice", "pencil"), srv, flip)
+			_, serr, cerr := exchange(t, tc.new("alice", "pencil"), srv, flip)
 			if serr != nil {
 				t.Fatalf("server: %v", serr)
 			}
@@ -205,7 +205,7 @@ func TestScramClientRejectsImpostor(t *testing.T) {
 func forgeVerifier(t *testing.T, tc scramCase, impostor *scram.Server) string {
 	t.Helper()
 	var final string
-	serr, cerr, _ := exchange(t, tc.new("alice", "guessed"), impostor, func(s string) string { final = s; return s })
+	_, serr, cerr := exchange(t, tc.new("alice", "guessed"), impostor, func(s string) string { final = s; return s })
 	if serr != nil || cerr != nil || !strings.HasPrefix(final, "v=") {
 		t.Fatalf("twin exchange: %v %v, final %q", serr, cerr, final)
 	}
@@ -302,7 +302,7 @@ func TestScramRejectsBadCredentials(t *testing.T) {
 // User names with ',' and '=' are escaped on the wire (RFC 5802 saslname).
 func TestScramEscapedUserName(t *testing.T) {
 	srv := newScramServer(t, scram.SHA256, "a,b=c", "pw", 4096)
-	serr, cerr, conv := exchange(t, transport.ScramSHA256("a,b=c", "pw"), srv, nil)
+	conv, serr, cerr := exchange(t, transport.ScramSHA256("a,b=c", "pw"), srv, nil)
 	if serr != nil || cerr != nil || conv.Username() != "a,b=c" {
 		t.Fatalf("server %v client %v user %q", serr, cerr, conv.Username())
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -33,11 +34,11 @@ type authErr struct{ err error }
 func (e *authErr) Error() string { return "authenticate: " + e.err.Error() }
 func (e *authErr) Unwrap() error { return e.err }
 
-// runtimeError returns a real runtime.Error value.
-func runtimeError() (r any) {
+// runtimeError returns a real runtime.Error value (index out of range).
+func runtimeError(i int) (r any) {
 	defer func() { r = recover() }()
-	var m map[string]int
-	m["x"] = 1 // assignment to entry in nil map
+	var s []int
+	s[i] = 1
 	return nil
 }
 
@@ -72,13 +73,16 @@ func TestDefaultDecider(t *testing.T) {
 		{"unknown code", wire.ResponseErr(999, nil), actor.RestartDirective},
 		{"decode error", &wire.DecodeError{Type: "ProduceResponse", Field: "x", Err: errors.New("truncated")}, actor.RestartDirective},
 		// Bugs and odd panic values: Restart (the budget escalates).
-		{"runtime error", runtimeError(), actor.RestartDirective},
+		{"runtime error", runtimeError(3), actor.RestartDirective},
 		{"string panic", "invariant broken", actor.RestartDirective},
 		{"int panic", 42, actor.RestartDirective},
 		{"nil", nil, actor.RestartDirective},
 		// Everything else.
 		{"cancelled", context.Canceled, actor.RestartDirective},
 		{"plain error", errors.New("whatever"), actor.RestartDirective},
+	}
+	if _, ok := runtimeError(3).(runtime.Error); !ok {
+		t.Fatal("runtimeError does not produce a runtime.Error")
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -24,6 +24,9 @@ func TestDecodeErrorMessageAndUnwrap(t *testing.T) {
 }
 
 func TestSentinelsAreDistinct(t *testing.T) {
+	if got := ErrInvalidOption.Error(); got != "invalid option tag" {
+		t.Fatalf("ErrInvalidOption.Error() = %q", got)
+	}
 	all := []error{ErrTruncated, ErrTrailingBytes, ErrInvalidLength, ErrInvalidEnum, ErrInvalidOption, ErrInvalidUTF8, ErrInvalidBool}
 	for i, a := range all {
 		for j, b := range all {

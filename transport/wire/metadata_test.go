@@ -86,10 +86,21 @@ func TestMetadataResponseMalformed(t *testing.T) {
 		{"rack id length beyond input", patch(base, rack-8, le64(1<<20)...), ErrInvalidLength, "brokers[0].rack_id", rack - 8},
 		{"topic count hostile", patch(base, rack+6, le64(1<<62)...), ErrInvalidLength, "topics_metadata", rack + 6},
 		{"partition count hostile", patch(base, events+6, le64(1<<40)...), ErrInvalidLength, "topics_metadata[0].partitions", events + 6},
+		{"topic name not UTF-8", patch(base, events, 0xff), ErrInvalidUTF8, "topics_metadata[0].name", events - 8},
 		{"leader option tag 2", patch(base, leader0, 2), ErrInvalidOption, "topics_metadata[0].partitions[0].leader", leader0},
 		{"replica not UTF-8", patch(base, replica0, 0xff), ErrInvalidUTF8, "topics_metadata[0].partitions[0].replicas[0]", replica0 - 8},
 		{"second leader tag 5", patch(base, leader1, 5), ErrInvalidOption, "topics_metadata[0].partitions[1].leader", leader1},
 		{"last replicas count truncated", base[:len(base)-3], ErrTruncated, "topics_metadata[0].partitions[1].replicas", len(base) - 8},
 		{"trailing", append(append([]byte(nil), base...), 0), ErrTrailingBytes, "", len(base)},
+	})
+
+	// The count check passes (the first partition is large), yet the
+	// second partition's id is cut short.
+	long := (&MetadataResponse{TopicsMetadata: []TopicMetadata{{Name: "t", Partitions: []PartitionMetadata{
+		{Replicas: []string{"a-long-replica-name-to-pass-the-count-check"}},
+		{PartitionID: 1},
+	}}}}).Append(nil)
+	checkMalformed(t, "MetadataResponse", func() Message { return new(MetadataResponse) }, []malformedCase{
+		{"second partition id truncated", long[:len(long)-11], ErrTruncated, "topics_metadata[0].partitions[1].partition_id", len(long) - 13},
 	})
 }

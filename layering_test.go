@@ -14,7 +14,7 @@ const module = "github.com/rustmq/rustmq-go"
 // Imports point down only (shared/ARCHITECTURE.md, shared/STYLE.md §4).
 var allowed = map[string][]string{
 	"transport/wire":     {},
-	"transport/compress": {},
+	"transport/compress": {"transport/wire"},
 	"transport":          {"transport/wire"},
 	"supervision":        {"transport", "transport/wire"},
 	"actors":             {"transport", "transport/wire", "transport/compress", "supervision"},

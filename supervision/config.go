@@ -134,6 +134,7 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error says which field is wrong, its value and why.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("supervision: invalid %s %v: %s", e.Field, e.Value, e.Reason)
 }

@@ -91,7 +91,7 @@ func TestBackoffResetsAfterCalmWindow(t *testing.T) {
 	sys := newSystem(t)
 	notes := make(chan note, 64)
 	obs, events := observer()
-	window := 150 * ms
+	window := 400 * ms // long enough for two quick failures on a loaded machine
 	strategy := supervision.NewStrategy(supervision.Config{
 		Backoff: supervision.Backoff{Initial: 20 * ms, Max: 40 * ms}, Window: window, Observer: obs,
 	})
@@ -354,7 +354,7 @@ func TestStaleRestartSkipsNewNamesake(t *testing.T) {
 	sys := newSystem(t)
 	notes := make(chan note, 64)
 	obs, events := observer()
-	delay := 100 * ms
+	delay := 300 * ms // long enough to stop and respawn the child before it ends
 	strategy := supervision.NewStrategy(supervision.Config{Backoff: supervision.Backoff{Initial: delay, Max: delay}, Observer: obs})
 	reports := make(chan spawned, 8)
 	parent := sys.Root.Spawn(spawnerProps(strategy, reports, "c", childProps("c", notes)))

@@ -199,7 +199,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // safe as directory names.
 func validTopic(name string, partitions int) error {
 	if name == "" || len(name) > maxTopicNameLen || name == "." || name == ".." {
-		return fmt.Errorf("topic name %q: must be 1..%d characters and not . or ..", name, maxTopicNameLen)
+		return fmt.Errorf("topic name %q: must be 1..%d characters other than \".\" and \"..\" (got %d bytes)", name, maxTopicNameLen, len(name))
 	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {

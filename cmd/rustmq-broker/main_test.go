@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is an io.Writer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunPrintsBannerAndStopsOnCancel(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	var out, errs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--brokers", "2", "--topic", "a:3", "--topic", "b:1", "--write-ca", ca, "--user", "alice:pw", "--log-level", "debug"}, &out, &errs)
+	}()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(out.String(), "connect: dial") {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, errs.String())
+		case <-deadline:
+			t.Fatalf("no banner: %q", out.String())
+		case <-time.After(10 * time.Millisecond): // polling the banner a child goroutine writes
+		}
+	}
+	banner := out.String()
+	for _, want := range []string{"broker-0 listening on 127.0.0.1:", "broker-1 listening on 127.0.0.1:", "CA certificate written to " + ca, `ALPN "rustmq"`, "authenticate"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	if pem, err := os.ReadFile(ca); err != nil || !strings.Contains(string(pem), "BEGIN CERTIFICATE") {
+		t.Fatalf("CA file: %v", err)
+	}
+	if !strings.Contains(errs.String(), "broker started") {
+		t.Errorf("no slog output on stderr: %q", errs.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop after cancel")
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--topic", "nocount"}, "NAME:PARTITIONS"},
+		{[]string{"--topic", "t:0"}, "partition count 0"},
+		{[]string{"--tls-cert", "c.pem"}, "go together"},
+		{[]string{"--user", "nopassword"}, "NAME:PASSWORD"},
+		{[]string{"--client-ca", "/does/not/exist"}, "--client-ca"},
+		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--listen", "127.0.0.1:0", "extra"}, "unexpected arguments"},
+		{[]string{"--brokers", "0", "--max-request-bytes", "1"}, "MaxRequestBytes"},
+		{[]string{"--no-such-flag"}, "not defined"},
+	} {
+		var out, errs syncBuffer
+		err := run(context.Background(), tc.args, &out, &errs)
+		if err == nil || !strings.Contains(err.Error()+errs.String(), tc.want) {
+			t.Errorf("run(%q) = %v (stderr %q), want an error mentioning %q", tc.args, err, errs.String(), tc.want)
+		}
+	}
+}

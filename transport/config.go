@@ -129,8 +129,10 @@ type Config struct {
 	// is abandoned with ErrResponseTooLarge. Default 64 MiB.
 	MaxResponseBytes int64
 	// Auth, when set, runs the Authenticate handshake on every new
-	// connection before Dial returns. Default nil: no handshake (with mTLS
-	// the broker takes the client certificate's common name as principal).
+	// connection before Dial returns. An Auth with a Validate() error
+	// method (the mechanisms of this package have one) is validated by
+	// NewDialer. Default nil: no handshake (with mTLS the broker takes the
+	// client certificate's common name as principal).
 	Auth Authenticator
 	// Logger receives certificate reloads, ALPN fallbacks and
 	// re-authentications. Default: discard everything.
@@ -189,6 +191,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if b := cfg.TLS.Config; b != nil && b.MaxVersion != 0 && b.MaxVersion < tls.VersionTLS13 {
 		return cfg, &ConfigError{Field: "TLS.Config.MaxVersion", Value: tls.VersionName(b.MaxVersion), Reason: "QUIC requires TLS 1.3"}
+	}
+	if v, ok := cfg.Auth.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return cfg, &ConfigError{Field: "Auth", Value: cfg.Auth.Mechanism(), Reason: err.Error(), Err: err}
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -40,11 +40,14 @@ var (
 )
 
 // ConfigError names a [Config] field whose value cannot be used. It matches
-// [ErrInvalidConfig].
+// [ErrInvalidConfig] and unwraps to Err when there is an underlying cause
+// (for field "Auth", the authenticator's own validation error, such as a
+// *CredentialError).
 type ConfigError struct {
 	Field  string // e.g. "DialTimeout" or "TLS.KeyFile"
-	Value  string // the offending value, as text
+	Value  string // the offending value, as text (never a secret)
 	Reason string
+	Err    error // underlying cause, may be nil
 }
 
 func (e *ConfigError) Error() string {
@@ -53,6 +56,9 @@ func (e *ConfigError) Error() string {
 
 // Is reports whether target is ErrInvalidConfig.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Unwrap returns the underlying cause, if any.
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // TLSFileError reports a TLS file that cannot be read or holds no usable
 // material. NewDialer returns it for the initial load; a failed reload is

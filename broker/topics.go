@@ -169,7 +169,11 @@ func (b *Broker) lookup(name string, id uint32) (*partition, int, uint32, string
 		}
 		b.mu.Lock()
 		var err error
-		t, err = b.createTopicLocked(name, b.cfg.DefaultPartitions)
+		if b.closed {
+			err = ErrClosed
+		} else {
+			t, err = b.createTopicLocked(name, b.cfg.DefaultPartitions)
+		}
 		b.mu.Unlock()
 		if err != nil {
 			return nil, 0, wire.ErrUnknownTopicOrPartition.Code, "cannot auto-create: " + err.Error()

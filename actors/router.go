@@ -34,6 +34,7 @@ type routeTopic struct {
 	stickyPart  int32
 	stickyCount int
 	stickyBytes int
+	flushAfter  bool
 }
 
 type routerSweep struct{}
@@ -90,6 +91,9 @@ func (a *router) Receive(c actor.Context) {
 		a.onTopicInfo(c, m)
 	case *FlushNow:
 		for _, t := range a.topics {
+			if len(t.waiting) > 0 {
+				t.flushAfter = true // flush them too once metadata routes them
+			}
 			for _, pid := range t.batchers {
 				if pid != nil {
 					c.Send(pid, m)
@@ -193,6 +197,14 @@ func (a *router) onTopicInfo(c actor.Context, m *TopicInfo) {
 	for _, r := range waiting {
 		if pid := a.route(c, r); pid != nil {
 			c.Send(pid, r)
+		}
+	}
+	if t.flushAfter {
+		t.flushAfter = false
+		for _, pid := range t.batchers {
+			if pid != nil {
+				c.Send(pid, &FlushNow{})
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 // Command rustmq-broker runs the development broker of package broker as a
 // program: a RustMQ-compatible QUIC server for examples, tests and
-// benchmarks, never for production data.
+// benchmarks, never for production data. It imports package broker and the
+// standard library.
 //
 // Usage:
 //
@@ -11,6 +12,6 @@
 //	    [--log-level debug|info|warn|error]
 //
 // It prints where it listens and how to connect on stdout, logs to stderr,
-// and stops cleanly on SIGINT or SIGTERM. It imports package broker and the
-// standard library.
+// and stops cleanly on SIGINT or SIGTERM. With --user or --jwt-secret-file,
+// authentication is required before Produce, Fetch and Metadata.
 package main

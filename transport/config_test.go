@@ -86,3 +86,11 @@ func TestParseALPNMode(t *testing.T) {
 		t.Errorf("ParseALPNMode(h3): %v", err)
 	}
 }
+
+func TestConfigValidatesAuthenticator(t *testing.T) {
+	_, err := NewDialer(Config{Auth: Plain("", "secret")})
+	ce, ok := errors.AsType[*ConfigError](err)
+	if !ok || ce.Field != "Auth" || !errors.Is(err, ErrInvalidCredential) || !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("got %v, want a ConfigError for Auth wrapping ErrInvalidCredential", err)
+	}
+}

@@ -171,13 +171,20 @@ func (c *Conn) roundTrip(ctx context.Context, reqType byte, body []byte) ([]byte
 		str.CancelRead(streamCodeCancelled)
 		return nil, c.failure(ctx, reqType, "read", err)
 	}
+	return parseResponse(c.addr, reqType, resp)
+}
+
+// parseResponse checks a response frame against the request type and
+// returns its body: the frame must be non-empty and start with reqType, or
+// be a 0xFF error frame.
+func parseResponse(addr string, reqType byte, resp []byte) ([]byte, error) {
 	switch {
 	case len(resp) == 0:
-		return nil, fmt.Errorf("%w: empty %s response from %s", ErrMalformedResponse, requestName(reqType), c.addr)
+		return nil, fmt.Errorf("%w: empty %s response from %s", ErrMalformedResponse, requestName(reqType), addr)
 	case resp[0] == wire.TypeError:
-		return nil, &BrokerError{Addr: c.addr, RequestType: reqType, Message: wire.ErrorFrameText(resp[1:])}
+		return nil, &BrokerError{Addr: addr, RequestType: reqType, Message: wire.ErrorFrameText(resp[1:])}
 	case resp[0] != reqType:
-		return nil, fmt.Errorf("%w: %s request answered with type %d by %s", ErrMalformedResponse, requestName(reqType), resp[0], c.addr)
+		return nil, fmt.Errorf("%w: %s request answered with type %d by %s", ErrMalformedResponse, requestName(reqType), resp[0], addr)
 	}
 	return resp[1:], nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quic-go/quic-go"
 
@@ -290,4 +291,37 @@ func TestDialTimeout(t *testing.T) {
 	if _, ok := errors.AsType[*ConnError](err); ok {
 		t.Fatalf("cancelled dial returned a ConnError: %v", err)
 	}
+}
+
+// FuzzParseResponse checks the response-frame check on arbitrary bytes: it
+// never panics, returns the body only for a frame of the request's type,
+// and turns every 0xFF frame into a *BrokerError with valid UTF-8 text.
+func FuzzParseResponse(f *testing.F) {
+	f.Add(wire.TypeProduce, []byte{wire.TypeProduce, 42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(wire.TypeFetch, wire.AppendErrorFrame(nil, "boom"))
+	f.Add(wire.TypeMetadata, []byte{})
+	f.Add(wire.TypeMetadata, []byte{wire.TypeProduce})
+	f.Add(byte(0xFF), []byte{0xFF, 0xC3, 0x28})
+	f.Fuzz(func(t *testing.T, reqType byte, frame []byte) {
+		body, err := parseResponse("b:1", reqType, frame)
+		switch {
+		case len(frame) == 0:
+			if !errors.Is(err, ErrMalformedResponse) {
+				t.Fatalf("empty frame: %v", err)
+			}
+		case frame[0] == wire.TypeError:
+			be, ok := errors.AsType[*BrokerError](err)
+			if !ok || !utf8.ValidString(be.Message) {
+				t.Fatalf("error frame: %v", err)
+			}
+		case frame[0] == reqType:
+			if err != nil || !bytes.Equal(body, frame[1:]) {
+				t.Fatalf("matching frame: %q, %v", body, err)
+			}
+		default:
+			if !errors.Is(err, ErrMalformedResponse) || IsRetriable(err) {
+				t.Fatalf("mismatched type: %v", err)
+			}
+		}
+	})
 }

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/transport/compress"
+)
+
+// Floors from issue 3, printed beside the measured ratios.
+const (
+	floorMsgsPerSec = 300_000
+	floorLatencyX   = 3.0
+)
+
+// options are the runner's flags.
+type options struct {
+	duration    time.Duration
+	size        int
+	workers     []int
+	acks        rmq.Acks
+	compression compress.Codec
+	threshold   int
+	linger      time.Duration
+	batchSize   int
+	partitions  int
+	rttN        int
+	bulkMB      int
+	latencyN    int
+	tracing     bool
+	traceWork   int
+	cpuProfile  string
+	logLevel    string
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if err == flag.ErrHelp {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, errOut io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "length of each SendAsync throughput run")
+	fs.IntVar(&o.size, "size", 100, "value bytes per message")
+	workers := fs.String("workers", "1,8,64", "comma-separated worker (goroutine) counts for the throughput runs")
+	acks := fs.String("acks", "leader", "acks of the throughput runs: all, leader or none")
+	codec := fs.String("compression", "none", "compression of the throughput runs: none, gzip, lz4 or zstd")
+	fs.IntVar(&o.threshold, "compress-threshold", 0, "smallest value compressed (0: the runtime's default, 1024)")
+	fs.DurationVar(&o.linger, "linger", 0, "linger of the throughput runs (0: the runtime's default, 5ms; negative: none)")
+	fs.IntVar(&o.batchSize, "batch-size", 0, "records per batch of the throughput runs (0: the runtime's default, 1000)")
+	fs.IntVar(&o.partitions, "partitions", 4, "partitions of the benchmark topic")
+	fs.IntVar(&o.rttN, "rtt-n", 2000, "raw quic-go round trips measured")
+	fs.IntVar(&o.bulkMB, "bulk-mb", 256, "megabytes written on one raw stream")
+	fs.IntVar(&o.latencyN, "latency-n", 2000, "sequential Sends measured")
+	fs.BoolVar(&o.tracing, "tracing", true, "measure the tracing overhead")
+	fs.IntVar(&o.traceWork, "trace-workers", 0, "workers of the tracing runs (0: the largest of -workers)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the SendAsync throughput runs to this file")
+	fs.StringVar(&o.logLevel, "log", "", "write the runtime's logs to stderr at this level (debug, info, warn, error); default none")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	for _, w := range strings.Split(*workers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || n <= 0 {
+			return o, fmt.Errorf("-workers: %q is not a positive count", w)
+		}
+		o.workers = append(o.workers, n)
+	}
+	switch strings.ToLower(*acks) {
+	case "all":
+		o.acks = rmq.AcksAll
+	case "leader":
+		o.acks = rmq.AcksLeader
+	case "none":
+		o.acks = rmq.AcksNone
+	default:
+		return o, fmt.Errorf("-acks: %q is not all, leader or none", *acks)
+	}
+	c, err := compress.ParseCodec(*codec)
+	if err != nil {
+		return o, fmt.Errorf("-compression: %w", err)
+	}
+	o.compression = c
+	switch {
+	case o.duration <= 0:
+		return o, fmt.Errorf("-duration: %v must be positive", o.duration)
+	case o.size <= 0:
+		return o, fmt.Errorf("-size: %d must be positive", o.size)
+	case o.partitions <= 0:
+		return o, fmt.Errorf("-partitions: %d must be positive", o.partitions)
+	case o.rttN <= 0 || o.latencyN <= 0:
+		return o, fmt.Errorf("-rtt-n and -latency-n must be positive")
+	case o.bulkMB <= 0:
+		return o, fmt.Errorf("-bulk-mb: %d must be positive", o.bulkMB)
+	case o.traceWork < 0:
+		return o, fmt.Errorf("-trace-workers: %d must not be negative", o.traceWork)
+	}
+	if o.logLevel != "" {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(o.logLevel)); err != nil {
+			return o, fmt.Errorf("-log: %w", err)
+		}
+	}
+	if o.traceWork == 0 {
+		o.traceWork = slices.Max(o.workers)
+	}
+	return o, nil
+}
+
+func (o options) setup() setup {
+	var logger *slog.Logger
+	if o.logLevel != "" {
+		var l slog.Level
+		_ = l.UnmarshalText([]byte(o.logLevel))
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	}
+	return setup{logger: logger, size: o.size, partitions: o.partitions, acks: o.acks, compression: o.compression,
+		threshold: o.threshold, linger: o.linger, batchSize: o.batchSize}
+}
+
+// run measures every section and prints the tables to out.
+func run(ctx context.Context, o options, out io.Writer) error {
+	fmt.Fprintf(out, "rustmq-go bench  %s %s/%s  GOMAXPROCS=%d  CPUs=%d\n", goruntime.Version(), goruntime.GOOS, goruntime.GOARCH,
+		goruntime.GOMAXPROCS(0), goruntime.NumCPU())
+	fmt.Fprintf(out, "in-process development broker on 127.0.0.1 (same process, same cores)\n")
+	fmt.Fprintf(out, "settings: duration=%v size=%dB acks=%s compression=%s partitions=%d linger=%s\n\n",
+		o.duration, o.size, o.acks, o.compression, o.partitions, lingerString(o.linger))
+
+	// Baseline: raw quic-go with the same TLS.
+	raw, err := startRawQUIC()
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	reqSize := o.size + 100 // about one record's produce request
+	rtt, err := raw.latency(ctx, o.rttN, reqSize)
+	if err != nil {
+		raw.Close()
+		return fmt.Errorf("baseline round trip: %w", err)
+	}
+	bulk, err := raw.bulk(ctx, o.bulkMB<<20)
+	raw.Close()
+	if err != nil {
+		return fmt.Errorf("baseline bulk: %w", err)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(out, "baseline: raw quic-go, TLS 1.3, ALPN rustmq, loopback")
+	fmt.Fprintln(tw, "measure\tp50\tp99\tMB/s\tn\t")
+	fmt.Fprintf(tw, "round trip (%d B request, 14 B response)\t%s\t%s\t\t%d\t\n", reqSize, us(rtt.percentile(50)), us(rtt.percentile(99)), len(rtt))
+	fmt.Fprintf(tw, "bulk, one stream (%d MiB)\t\t\t%.1f\t1\t\n", o.bulkMB, bulk)
+	tw.Flush()
+	fmt.Fprintln(out)
+
+	// SendAsync throughput.
+	s := o.setup()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	var runs []throughput
+	for _, w := range o.workers {
+		t, err := runThroughput(ctx, s, w, o.duration, nil)
+		if err != nil {
+			if o.cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
+			return fmt.Errorf("throughput with %d workers: %w", w, err)
+		}
+		runs = append(runs, t)
+	}
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	fmt.Fprintf(out, "runtime: SendAsync throughput, %d B values, acks %s, %s\n", o.size, o.acks, o.compression)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workers\tmsgs/s\tMB/s\tdelivered\tfailed\trequests\trecs/request\tretries\t")
+	best := 0.0
+	for _, t := range runs {
+		perReq := 0.0
+		if t.metrics.BatchesSent > 0 {
+			perReq = float64(t.metrics.RecordsSent) / float64(t.metrics.BatchesSent)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%d\t%d\t%d\t%.0f\t%d\t\n", t.workers, thousands(t.msgsPerSec()), t.mbPerSec(o.size),
+			t.delivered, t.failed, t.metrics.BatchesSent, perReq, t.metrics.Retries)
+		best = max(best, t.msgsPerSec())
+	}
+	tw.Flush()
+	for _, t := range runs {
+		if t.firstErr != nil {
+			fmt.Fprintf(out, "  first failure with %d workers: %v\n", t.workers, t.firstErr)
+		}
+	}
+	fmt.Fprintln(out)
+
+	// Send latency.
+	lat, err := runLatency(ctx, s, o.latencyN)
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	fmt.Fprintf(out, "runtime: Send latency, sequential, %d B values, acks leader, no linger\n", o.size)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "p50\tp90\tp99\tmax\tn\t")
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", us(lat.percentile(50)), us(lat.percentile(90)), us(lat.percentile(99)), us(lat.percentile(100)), len(lat))
+	tw.Flush()
+	fmt.Fprintln(out)
+
+	// Ratios against the floors.
+	latX := float64(lat.percentile(50)) / float64(rtt.percentile(50))
+	fmt.Fprintln(out, "ratios")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  p50 Send / p50 raw round trip\t%.2fx\t(floor <= %.0fx)\t%s\n", latX, floorLatencyX, verdict(latX <= floorLatencyX))
+	fmt.Fprintf(tw, "  best SendAsync msgs/s / %s\t%.2fx\t(floor >= 1x)\t%s\n", thousands(floorMsgsPerSec), best/floorMsgsPerSec, verdict(best >= floorMsgsPerSec))
+	tw.Flush()
+	fmt.Fprintln(out)
+
+	if !o.tracing {
+		return nil
+	}
+	fmt.Fprintf(out, "tracing overhead: SendAsync throughput, %d workers\n", o.traceWork)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "TracerProvider\tmsgs/s\tvs none\tspans exported\t")
+	var none float64
+	for i, tc := range tracingCases {
+		tp, exp, shutdown := tc.provider()
+		t, err := runThroughput(ctx, s, o.traceWork, o.duration, tp)
+		sdErr := shutdown(context.Background())
+		if err != nil {
+			return fmt.Errorf("tracing %s: %w", tc.name, err)
+		}
+		if sdErr != nil {
+			return fmt.Errorf("tracing %s: provider shutdown: %w", tc.name, sdErr)
+		}
+		rate := t.msgsPerSec()
+		if i == 0 {
+			none = rate
+		}
+		spans := "-"
+		if exp != nil {
+			spans = strconv.FormatInt(exp.spans.Load(), 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t\n", tc.name, thousands(rate), rate/none, spans)
+	}
+	tw.Flush()
+	return nil
+}
+
+func lingerString(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "default"
+	case d < 0:
+		return "none"
+	}
+	return d.String()
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// us formats a duration in microseconds.
+func us(d time.Duration) string { return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond)) }
+
+// thousands formats v rounded, with comma separators.
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

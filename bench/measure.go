@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rustmq/rustmq-go/broker"
+	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/transport/compress"
+)
+
+// benchTopic is the topic every measurement produces to.
+const benchTopic = "bench"
+
+// setup is the knobs shared by every runtime measurement.
+type setup struct {
+	size        int      // value bytes per message
+	partitions  int      // partitions of benchTopic
+	acks        rmq.Acks // throughput runs' acknowledgement level
+	compression compress.Codec
+	threshold   int           // CompressThreshold; 0 = runtime default
+	linger      time.Duration // throughput runs' Linger; 0 = runtime default
+	batchSize   int           // throughput runs' BatchSize; 0 = runtime default
+	logger      *slog.Logger  // the runtime's logger; nil = silent
+}
+
+// session is one fresh in-memory broker and a runtime connected to it.
+type session struct {
+	b  *broker.Broker
+	rt *rmq.Runtime
+}
+
+// open starts a broker holding benchTopic and a runtime whose connection is
+// verified against the broker's generated CA. tp may be nil (no tracing).
+func open(ctx context.Context, s setup, tp trace.TracerProvider) (*session, error) {
+	b, err := broker.Start(ctx, broker.Config{Topics: map[string]int{benchTopic: s.partitions}})
+	if err != nil {
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
+	cfg := rmq.Config{
+		Brokers:        []string{b.Addr()},
+		ClientID:       "rustmq-bench",
+		TLS:            rmq.TLSConfig{Config: &tls.Config{RootCAs: b.CAPool()}},
+		HealthInterval: -1,
+		Logger:         s.logger,
+	}
+	if tp != nil {
+		cfg.TracerProvider = tp
+	}
+	rt, err := rmq.New(cfg)
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("start runtime: %w", err)
+	}
+	return &session{b: b, rt: rt}, nil
+}
+
+func (s *session) close(ctx context.Context) error {
+	err := s.rt.Close(ctx)
+	return errors.Join(err, s.b.Close())
+}
+
+// warmUp sends one message and waits for it: the connection is up and the
+// topic's metadata known before the clock starts.
+func warmUp(ctx context.Context, p *rmq.Producer, payload []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := p.Send(wctx, &rmq.Message{Payload: payload}); err != nil {
+		return fmt.Errorf("warm-up send: %w", err)
+	}
+	return nil
+}
+
+// payloadOf returns a value of n bytes: printable, mildly repetitive text,
+// so that compression has something to do but not everything.
+func payloadOf(n int) []byte {
+	const alphabet = "order customer amount currency EUR USD item sku 0123456789 "
+	p := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range p {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		if i%16 < 12 {
+			p[i] = alphabet[i%len(alphabet)]
+		} else {
+			p[i] = 'a' + byte(x%26)
+		}
+	}
+	return p
+}
+
+// throughput is the outcome of one SendAsync run.
+type throughput struct {
+	workers   int
+	delivered int64
+	failed    int64
+	firstErr  error
+	elapsed   time.Duration
+	metrics   rmq.Metrics
+}
+
+func (t throughput) msgsPerSec() float64 { return float64(t.delivered) / t.elapsed.Seconds() }
+
+func (t throughput) mbPerSec(size int) float64 {
+	return float64(t.delivered) * float64(size) / 1e6 / t.elapsed.Seconds()
+}
+
+// runThroughput has workers goroutines call SendAsync for d, then flushes.
+// The elapsed time runs from the first send to the end of the flush, so the
+// rate counts only acknowledged messages.
+func runThroughput(ctx context.Context, s setup, workers int, d time.Duration, tp trace.TracerProvider) (throughput, error) {
+	res := throughput{workers: workers}
+	sess, err := open(ctx, s, tp)
+	if err != nil {
+		return res, err
+	}
+	defer func() { _ = sess.close(context.Background()) }()
+	p, err := sess.rt.CreateProducer(benchTopic, rmq.ProducerConfig{
+		Acks: s.acks, Compression: s.compression, CompressThreshold: s.threshold,
+		Linger: s.linger, BatchSize: s.batchSize,
+	})
+	if err != nil {
+		return res, err
+	}
+	payload := payloadOf(s.size)
+	if err := warmUp(ctx, p, payload); err != nil {
+		return res, err
+	}
+	var delivered, failed atomic.Int64
+	var errOnce sync.Once
+	cb := func(_ *rmq.Result, err error) {
+		if err != nil {
+			failed.Add(1)
+			errOnce.Do(func() { res.firstErr = err })
+			return
+		}
+		delivered.Add(1)
+	}
+	var stop atomic.Bool
+	start := time.Now()
+	timer := time.AfterFunc(d, func() { stop.Store(true) })
+	defer timer.Stop()
+	var wg sync.WaitGroup
+	var sendErr atomic.Pointer[error]
+	for range workers {
+		wg.Go(func() {
+			for !stop.Load() {
+				if err := p.SendAsync(ctx, &rmq.Message{Payload: payload}, cb); err != nil {
+					sendErr.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := p.Flush(fctx); err != nil {
+		return res, err
+	}
+	res.elapsed = time.Since(start)
+	res.delivered, res.failed = delivered.Load(), failed.Load()
+	res.metrics = p.Metrics()
+	if e := sendErr.Load(); e != nil {
+		return res, fmt.Errorf("SendAsync: %w", *e)
+	}
+	return res, p.Close(fctx)
+}
+
+// runLatency sends n messages one after the other with acks Leader and no
+// linger and returns each Send's duration (after warm-up messages).
+func runLatency(ctx context.Context, s setup, n int) (latencies, error) {
+	sess, err := open(ctx, s, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sess.close(context.Background()) }()
+	p, err := sess.rt.CreateProducer(benchTopic, rmq.ProducerConfig{Acks: rmq.AcksLeader, Linger: -1})
+	if err != nil {
+		return nil, err
+	}
+	payload := payloadOf(s.size)
+	for range 100 {
+		if err := warmUp(ctx, p, payload); err != nil {
+			return nil, err
+		}
+	}
+	lat := make(latencies, 0, n)
+	for range n {
+		t0 := time.Now()
+		if _, err := p.Send(ctx, &rmq.Message{Payload: payload}); err != nil {
+			return nil, fmt.Errorf("Send: %w", err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return lat, p.Close(ctx)
+}

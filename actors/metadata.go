@@ -270,6 +270,9 @@ func (a *metadataActor) onFetchResponse(m *Response) {
 		a.fetchFails++
 		a.cfg.Logger.Warn("rustmq: metadata request failed", slog.String("broker", m.Addr), slog.Any("error", err))
 		a.scheduleRetry()
+		if !retriable(err) {
+			a.reportPermanent(err)
+		}
 	} else {
 		a.fetchFails = 0
 		a.apply(&resp)
@@ -396,4 +399,28 @@ func (a *metadataActor) answer(w leaderWaiter) bool {
 	a.rr++
 	a.sys.Root.Send(r.ReplyTo, &LeaderInfo{Topic: r.Topic, Partition: r.Partition, Conn: a.conns[addr], Addr: addr})
 	return true
+}
+
+// reportPermanent tells the subscribers of every topic still unknown, and
+// the waiting leader requests, about a failure that waiting cannot fix
+// (refused credentials, TLS verification), so their records fail now.
+func (a *metadataActor) reportPermanent(err error) {
+	for name, t := range a.topics {
+		if t.known {
+			continue
+		}
+		for _, s := range t.subscribers {
+			a.sys.Root.Send(s, &TopicInfo{Topic: name, Err: err})
+		}
+	}
+	keep := a.waiters[:0]
+	for _, w := range a.waiters {
+		if t := a.topics[w.req.Topic]; t == nil || !t.known {
+			a.sys.Root.Send(w.req.ReplyTo, &LeaderInfo{Topic: w.req.Topic, Partition: w.req.Partition, Err: err})
+			continue
+		}
+		keep = append(keep, w)
+	}
+	clear(a.waiters[len(keep):])
+	a.waiters = keep
 }

@@ -189,6 +189,10 @@ func (a *router) onTopicInfo(c actor.Context, m *TopicInfo) {
 	}
 	if m.Err != nil || m.Partitions <= 0 {
 		t.err = m.Err
+		if m.Err != nil && !retriable(m.Err) {
+			// Waiting cannot help (credentials refused, TLS failure).
+			a.failWaiting(t, func(*Record) error { return m.Err })
+		}
 		return
 	}
 	t.partitions, t.err = m.Partitions, nil

@@ -386,7 +386,11 @@ func (p *Producer) mapErr(r *actors.Record) error {
 	err := r.Err
 	var pe *actors.ProduceError
 	if errors.As(err, &pe) && errors.Is(err, wire.ErrTopicAuthorizationFailed) {
-		return &AuthorizationError{Topic: r.Topic, Op: "WRITE", Principal: pe.Principal, Err: err}
+		who := pe.Principal
+		if who == "" {
+			who = p.rt.certPrincipal
+		}
+		return &AuthorizationError{Topic: r.Topic, Op: "WRITE", Principal: who, Err: err}
 	}
 	return err
 }

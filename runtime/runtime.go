@@ -2,8 +2,11 @@ package runtime
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -28,6 +31,9 @@ type Runtime struct {
 	health    *actors.HealthRegistry
 	log       *slog.Logger
 	tracer    trace.Tracer
+	// certPrincipal is the common name of the client certificate, which a
+	// broker takes as the principal under mTLS without Authenticate.
+	certPrincipal string
 
 	mu        sync.Mutex
 	live      map[*Producer]struct{}
@@ -99,6 +105,9 @@ func New(cfg Config) (*Runtime, error) {
 		health: actors.NewHealthRegistry(),
 		log:    log,
 		live:   make(map[*Producer]struct{}),
+	}
+	if cfg.Auth == nil && cfg.TLS.CertFile != "" {
+		r.certPrincipal = certCommonName(cfg.TLS.CertFile)
 	}
 	if cfg.TracerProvider != nil {
 		r.tracer = cfg.TracerProvider.Tracer(tracerName)
@@ -253,4 +262,22 @@ func (r *Runtime) shutdown() {
 		_ = r.sys.Root.StopFuture(r.top).Wait()
 	}
 	r.sys.Shutdown()
+}
+
+// certCommonName returns the subject common name of the first certificate
+// in a PEM file, "" when it cannot be read.
+func certCommonName(file string) string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return ""
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return ""
+	}
+	return cert.Subject.CommonName
 }

@@ -1,0 +1,210 @@
+// Command high_throughput pushes as many messages as it can: many workers
+// call SendAsync, batches are large, values are LZ4-compressed, and an open
+// batch lingers at most 1 ms. Every second it prints the delivery rate
+// (messages/s and MB/s of values) and at the end the totals.
+//
+// Without -brokers it starts an in-process development broker, so it runs
+// on a fresh machine:
+//
+//	go run ./examples/high_throughput
+//	go run ./examples/high_throughput -workers 64 -size 2048 -duration 30s
+//	go run ./examples/high_throughput -brokers host:port -ca ca.pem -messages 5000000
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rustmq/rustmq-go/broker"
+	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/transport/compress"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "high_throughput:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	brokers := flag.String("brokers", "", "comma-separated broker addresses (default: start an in-process development broker)")
+	caFile := flag.String("ca", "", "PEM file of the CA that signs the brokers' certificates")
+	topic := flag.String("topic", "events", "topic to produce to")
+	partitions := flag.Int("partitions", 8, "partitions of the topic on the in-process broker")
+	workers := flag.Int("workers", 32, "goroutines calling SendAsync")
+	size := flag.Int("size", 1024, "value bytes per message")
+	codecName := flag.String("compression", "lz4", "value compression: none, gzip, lz4 or zstd")
+	duration := flag.Duration("duration", 10*time.Second, "stop producing after this long")
+	messages := flag.Int64("messages", 0, "stop after this many messages (0: no limit)")
+	batchSize := flag.Int("batch-size", 10_000, "records per batch")
+	batchBytes := flag.Int("batch-bytes", 1<<20, "bytes of records per batch (the in-process broker accepts 4 MiB per request)")
+	flag.Parse()
+	codec, err := compress.ParseCodec(*codecName)
+	if err != nil {
+		return fmt.Errorf("-compression: %w", err)
+	}
+	switch {
+	case *workers < 1:
+		return fmt.Errorf("-workers: %d must be at least 1", *workers)
+	case *size < 1:
+		return fmt.Errorf("-size: %d must be at least 1", *size)
+	case *duration <= 0:
+		return fmt.Errorf("-duration: %v must be positive", *duration)
+	case *messages < 0:
+		return fmt.Errorf("-messages: %d must not be negative", *messages)
+	}
+
+	sig, stopSig := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stopSig()
+
+	cfg := rmq.Config{ClientID: "high-throughput-example", HealthInterval: -1}
+	if *brokers == "" {
+		// Room for big batches: the development broker's default limit is
+		// 1 MiB of records per request.
+		b, err := broker.Start(sig, broker.Config{Topics: map[string]int{*topic: *partitions}, MaxMessageBytes: 4 << 20})
+		if err != nil {
+			return fmt.Errorf("start development broker: %w", err)
+		}
+		defer b.Close()
+		dir, err := os.MkdirTemp("", "rustmq-high-throughput")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ca := filepath.Join(dir, "ca.pem")
+		if err := os.WriteFile(ca, b.CACertPEM(), 0o600); err != nil {
+			return err
+		}
+		cfg.Brokers, cfg.TLS.CAFile = []string{b.Addr()}, ca
+		fmt.Printf("started a development broker on %s (topic %q, %d partitions)\n", b.Addr(), *topic, *partitions)
+	} else {
+		cfg.Brokers, cfg.TLS.CAFile = strings.Split(*brokers, ","), *caFile
+	}
+
+	rt, err := rmq.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer rt.Close(context.Background())
+	p, err := rt.CreateProducer(*topic, rmq.ProducerConfig{
+		Acks:              rmq.AcksLeader,
+		BatchSize:         *batchSize,
+		BatchBytes:        *batchBytes,
+		Linger:            time.Millisecond,
+		Compression:       codec,
+		CompressThreshold: min(*size, rmq.DefaultCompressThreshold),
+		MaxInFlight:       rmq.MaxInFlightIdempotent,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("producing %d B values with %d workers, %s compression, batches of up to %d records / %d bytes, 1ms linger, for %v\n",
+		*size, *workers, codec, *batchSize, *batchBytes, *duration)
+
+	stop, cancel := context.WithTimeout(sig, *duration)
+	defer cancel()
+	var delivered, failed, produced atomic.Int64
+	var firstErr atomic.Pointer[error]
+	cb := func(_ *rmq.Result, err error) {
+		if err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, &err)
+			return
+		}
+		delivered.Add(1)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range *workers {
+		wg.Go(func() {
+			value := valueOf(*size, w)
+			for stop.Err() == nil {
+				if *messages > 0 && produced.Add(1) > *messages {
+					produced.Add(-1)
+					cancel()
+					return
+				} else if *messages == 0 {
+					produced.Add(1)
+				}
+				// The value slice is shared by every message of this worker:
+				// the producer only reads it.
+				err := p.SendAsync(context.Background(), &rmq.Message{Payload: value}, cb)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, &err)
+					if errors.Is(err, rmq.ErrClosed) {
+						return
+					}
+				}
+			}
+		})
+	}
+
+	// One rate line per second while producing.
+	tick := time.NewTicker(time.Second)
+	last, lastAt := int64(0), start
+	for stop.Err() == nil {
+		select {
+		case <-stop.Done():
+		case now := <-tick.C:
+			d := delivered.Load()
+			secs := now.Sub(lastAt).Seconds()
+			m := p.Metrics()
+			fmt.Printf("rate: %9.0f msgs/s %7.1f MB/s   delivered=%d buffered=%d in_flight=%d\n",
+				float64(d-last)/secs, float64(d-last)*float64(*size)/1e6/secs, d, m.BufferedRecords, m.InFlight)
+			last, lastAt = d, now
+		}
+	}
+	tick.Stop()
+	wg.Wait()
+
+	fctx, fcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer fcancel()
+	if err := p.Flush(fctx); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	m := p.Metrics()
+	if err := p.Close(fctx); err != nil {
+		return err
+	}
+	d := delivered.Load()
+	fmt.Printf("total: %d messages (%.1f MB of values) in %v: %.0f msgs/s, %.1f MB/s; failed=%d\n",
+		d, float64(d)*float64(*size)/1e6, elapsed.Round(time.Millisecond), float64(d)/elapsed.Seconds(),
+		float64(d)*float64(*size)/1e6/elapsed.Seconds(), failed.Load())
+	perReq := 0.0
+	if m.BatchesSent > 0 {
+		perReq = float64(m.RecordsSent) / float64(m.BatchesSent)
+	}
+	ratio := 1.0
+	if m.CompressedOut > 0 {
+		ratio = float64(m.CompressedIn) / float64(m.CompressedOut)
+	}
+	fmt.Printf("requests: %d (%.0f records each on average), %.1f MB on the wire, retries=%d, compression %s %.2fx\n",
+		m.BatchesSent, perReq, float64(m.BytesSent)/1e6, m.Retries, codec, ratio)
+	if e := firstErr.Load(); e != nil {
+		return fmt.Errorf("%d messages failed; first: %w", failed.Load(), *e)
+	}
+	return rt.Close(fctx)
+}
+
+// valueOf returns a value of n bytes that looks like a log line or an
+// event: repetitive enough for compression to matter, distinct per worker.
+func valueOf(n, worker int) []byte {
+	line := fmt.Sprintf(`{"worker":%d,"level":"info","service":"checkout","msg":"order placed","region":"eu-west-1"}`+"\n", worker)
+	v := make([]byte, 0, n)
+	for len(v) < n {
+		v = append(v, line...)
+	}
+	return v[:n]
+}

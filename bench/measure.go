@@ -198,7 +198,7 @@ func runLatency(ctx context.Context, s setup, n int) (latencies, error) {
 	for range n {
 		t0 := time.Now()
 		if _, err := p.Send(ctx, &rmq.Message{Payload: payload}); err != nil {
-			return nil, fmt.Errorf("Send: %w", err)
+			return nil, fmt.Errorf("send: %w", err)
 		}
 		lat = append(lat, time.Since(t0))
 	}

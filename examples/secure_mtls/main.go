@@ -205,8 +205,8 @@ func produceWithCert(ctx context.Context, addrs []string, f files, serverName, t
 }
 
 // refusedWithoutCert connects with the CA file only (no client certificate)
-// and shows that the broker refuses the TLS handshake: the send fails
-// within its deadline and the connection's health names the reason.
+// and shows that the broker refuses the TLS handshake: the send fails with
+// the broker's TLS alert.
 func refusedWithoutCert(ctx context.Context, addrs []string, caFile, serverName, topic string) error {
 	fmt.Println("connecting without a client certificate ...")
 	rt, err := rmq.New(rmq.Config{
@@ -233,17 +233,10 @@ func refusedWithoutCert(ctx context.Context, addrs []string, caFile, serverName,
 	if sendErr == nil {
 		return errors.New("the broker accepted a client without a certificate; expected a refusal")
 	}
+	// With TLS 1.3 the client finishes its handshake before the broker
+	// checks the client certificate, so the refusal (a TLS alert) arrives
+	// on the connection's first use: the send's error carries it.
 	fmt.Printf("send without a certificate failed: %v\n", sendErr)
-	refused := false
-	for _, h := range rt.Health() {
-		if h.LastError != nil {
-			refused = true
-			fmt.Printf("connection: broker=%s state=%s error: %v\n", h.Addr, h.State, h.LastError)
-		}
-	}
-	if !refused {
-		return errors.New("no connection reported the refusal")
-	}
 	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer ccancel()
 	_ = p.Close(cctx)

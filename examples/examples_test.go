@@ -1,0 +1,192 @@
+package examples_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// programs are the example folders the smoke test builds.
+var programs = []string{"production", "high_throughput", "secure_mtls", "simple_producer"}
+
+// build compiles every example into a temporary directory (without -race,
+// for speed) and returns that directory.
+func build(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the example programs; skipped with -short")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	dir := t.TempDir()
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, p := range programs {
+		args = append(args, "./examples/"+p)
+	}
+	cmd := exec.Command(goBin, args...)
+	cmd.Dir = ".." // the module root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// outcome is what a finished program printed.
+type outcome struct {
+	stdout, stderr string
+}
+
+// run starts bin with args, waits at most timeout for it to exit and
+// fails the test unless it exits 0.
+func run(t *testing.T, bin string, timeout time.Duration, args ...string) outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	tmp := t.TempDir()
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	err := cmd.Run()
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("%s left %d entries in its temporary directory (first %q)", filepath.Base(bin), len(left), left[0].Name())
+	}
+	o := outcome{stdout.String(), stderr.String()}
+	if ctx.Err() != nil {
+		t.Fatalf("%s %v did not exit within %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(bin), args, timeout, o.stdout, o.stderr)
+	}
+	if err != nil {
+		t.Fatalf("%s %v: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(bin), args, err, o.stdout, o.stderr)
+	}
+	return o
+}
+
+// expect fails the test unless every pattern matches some line of text
+// (patterns are anchored by the caller as needed, (?m) is implied).
+func expect(t *testing.T, name, text string, patterns ...string) {
+	t.Helper()
+	for _, p := range patterns {
+		if !regexp.MustCompile("(?m)" + p).MatchString(text) {
+			t.Errorf("%s: no line matches %q in:\n%s", name, p, text)
+		}
+	}
+}
+
+func TestExamples(t *testing.T) {
+	dir := build(t)
+	bin := func(name string) string { return filepath.Join(dir, name) }
+
+	t.Run("production/duration", func(t *testing.T) {
+		o := run(t, bin("production"), 30*time.Second, "-duration", "2s", "-rate", "500", "-report", "500ms")
+		expect(t, "stdout", o.stdout,
+			`^started a development broker on 127\.0\.0\.1:\d+ \(topic "orders", 6 partitions\)$`,
+			`^metrics: accepted=\d+ delivered=\d+ failed=0 .* \| broker 127\.0\.0\.1:\d+ connected `,
+			`^summary: produced=(\d+) sent=(\d+) failed=0 requests=\d+ retries=\d+$`)
+		checkSummary(t, o.stdout)
+		expect(t, "stderr (slog)", o.stderr,
+			`level=INFO msg=producing topic=orders workers=4`,
+			`level=INFO msg="shutting down" reason="duration elapsed"`)
+	})
+
+	t.Run("production/messages", func(t *testing.T) {
+		o := run(t, bin("production"), 30*time.Second, "-messages", "300", "-rate", "0", "-log-level", "warn")
+		expect(t, "stdout", o.stdout, `^summary: produced=300 sent=300 failed=0 `)
+	})
+
+	t.Run("production/SIGTERM", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin("production"), "-duration", "0", "-rate", "2000", "-report", "200ms")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait for production to be under way, then ask it to stop.
+		var out strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "metrics: ") && !strings.Contains(sc.Text(), "delivered=0 ") {
+				break
+			}
+		}
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(stdout)
+		out.Write(rest)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("after SIGTERM: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
+		}
+		expect(t, "stdout", out.String(), `^summary: produced=\d+ sent=\d+ failed=0 `)
+		checkSummary(t, out.String())
+		expect(t, "stderr", stderr.String(), `msg="shutting down" reason="signal received"`)
+	})
+
+	t.Run("high_throughput", func(t *testing.T) {
+		o := run(t, bin("high_throughput"), 60*time.Second, "-duration", "2s", "-workers", "8", "-size", "512")
+		expect(t, "stdout", o.stdout,
+			`^producing 512 B values with 8 workers, lz4 compression`,
+			`^rate: +\d+ msgs/s +[\d.]+ MB/s +delivered=\d+`,
+			`^total: [1-9]\d* messages \([\d.]+ MB of values\) in .*: \d+ msgs/s, [\d.]+ MB/s; failed=0$`,
+			`^requests: [1-9]\d* .* compression lz4 [\d.]+x$`)
+	})
+
+	t.Run("high_throughput/messages", func(t *testing.T) {
+		o := run(t, bin("high_throughput"), 60*time.Second, "-messages", "20000", "-duration", "30s", "-compression", "zstd")
+		expect(t, "stdout", o.stdout, `^total: 20000 messages .*failed=0$`, `compression zstd`)
+	})
+
+	t.Run("secure_mtls", func(t *testing.T) {
+		o := run(t, bin("secure_mtls"), 60*time.Second, "-messages", "3")
+		expect(t, "stdout", o.stdout,
+			`^started a development broker on 127\.0\.0\.1:\d+ requiring client certificates$`,
+			`subject CN "payments-service"`,
+			`^sent: topic=payments partition=\d offset=\d+ key=account-0$`,
+			`^sent: topic=payments partition=\d offset=\d+ key=account-2$`,
+			`^connection: broker=127\.0\.0\.1:\d+ state=connected alpn="rustmq"$`,
+			`^refused as expected: topic=audit op=WRITE: .*principal "payments-service"`,
+			`^send without a certificate failed: .*certificate required`)
+		if n := strings.Count(o.stdout, "sent: topic=payments"); n != 3 {
+			t.Errorf("want 3 sent lines, got %d", n)
+		}
+	})
+
+	t.Run("simple_producer", func(t *testing.T) {
+		o := run(t, bin("simple_producer"), 30*time.Second, "-n", "4")
+		expect(t, "stdout", o.stdout, `partition=\d+ offset=\d+`)
+	})
+}
+
+// checkSummary fails unless production's summary says every order produced
+// was sent.
+func checkSummary(t *testing.T, stdout string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^summary: produced=(\d+) sent=(\d+) failed=0`).FindStringSubmatch(stdout)
+	if m == nil {
+		return // reported by expect
+	}
+	if m[1] != m[2] || m[1] == "0" {
+		t.Errorf("summary: produced=%s sent=%s: want equal and non-zero", m[1], m[2])
+	}
+}

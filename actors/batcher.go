@@ -130,6 +130,7 @@ type batcher struct {
 
 	queue      []*Record
 	queueBytes int
+	ctxQueued  int // queued records that carry a cancellable context
 	openSince  time.Time
 	lingerGen  uint64
 	lingerSet  bool
@@ -146,8 +147,10 @@ type batcher struct {
 	ackedEnd  uint64 // sequence after the last acknowledged record of pid
 	nextReqID uint64
 	scratch   []wire.Record
-	aborted   error
-	timers    map[uint64]*time.Timer
+	// spareBodies are request buffers of acknowledged batches, for reuse.
+	spareBodies [][]byte
+	aborted     error
+	timers      map[uint64]*time.Timer
 }
 
 // NewBatcherProps returns the props of the batcher of one partition.
@@ -251,6 +254,21 @@ func (b *batcher) add(r *Record) {
 	}
 	b.queue = append(b.queue, r)
 	b.queueBytes += r.Wire.Size()
+	if r.Ctx != nil {
+		b.ctxQueued++
+	}
+}
+
+// dequeued updates the count of queued records with a context.
+func (b *batcher) dequeued(recs []*Record) {
+	if b.ctxQueued == 0 {
+		return
+	}
+	for _, r := range recs {
+		if r.Ctx != nil {
+			b.ctxQueued--
+		}
+	}
 }
 
 func (b *batcher) after(d time.Duration, msg any) *time.Timer {
@@ -354,9 +372,11 @@ func (b *batcher) form(now time.Time) *batch {
 		bt.recs = append(bt.recs, r)
 		bt.bytes += sz
 	}
-	rest := copy(b.queue, b.queue[n:])
-	clear(b.queue[rest:])
-	b.queue = b.queue[:rest]
+	// Drop the taken records from the front without moving the rest; append
+	// reallocates (copying only live records) when the capacity runs out.
+	b.dequeued(b.queue[:n])
+	clear(b.queue[:n])
+	b.queue = b.queue[n:]
 	if len(b.queue) > 0 {
 		b.openSince = now
 	} else {
@@ -400,6 +420,9 @@ func (b *batcher) encode(bt *batch) {
 		timeout = math.MaxUint32
 	}
 	req := wire.ProduceRequest{Topic: b.cfg.Topic, PartitionID: uint32(b.cfg.Partition), Records: recs, Acks: b.cfg.Acks, TimeoutMs: uint32(timeout)}
+	if size := req.Size(); cap(bt.body) < size {
+		bt.body = b.takeBody(size)
+	}
 	bt.body = req.Append(bt.body[:0])
 	clear(recs)
 	b.scratch = recs[:0]
@@ -531,6 +554,23 @@ func (b *batcher) succeeded(bt *batch, base uint64) {
 	}
 	b.cfg.Sink.Deliver(bt.recs)
 	bt.recs = nil
+	// The connection's goroutine is done with the body: keep it for reuse.
+	if len(b.spareBodies) < 4 && cap(bt.body) <= 4*b.cfg.BatchBytes {
+		b.spareBodies = append(b.spareBodies, bt.body[:0])
+	}
+	bt.body = nil
+}
+
+// takeBody returns a buffer of at least size bytes capacity.
+func (b *batcher) takeBody(size int) []byte {
+	for i := len(b.spareBodies) - 1; i >= 0; i-- {
+		if cap(b.spareBodies[i]) >= size {
+			buf := b.spareBodies[i]
+			b.spareBodies = append(b.spareBodies[:i], b.spareBodies[i+1:]...)
+			return buf
+		}
+	}
+	return make([]byte, 0, size)
 }
 
 // failed classifies a failed attempt of bt and stalls the pipeline.
@@ -628,23 +668,47 @@ func (b *batcher) rotate(why string) {
 // abandons stalled batches past their deadline.
 func (b *batcher) sweep() {
 	now := time.Now()
-	keep := b.queue[:0]
 	var dropped []*Record
-	for _, r := range b.queue {
-		err := r.cancelled()
-		if err == nil && !r.Deadline.IsZero() && now.After(r.Deadline) {
-			err = fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
+	expired := func(r *Record) error {
+		if err := r.cancelled(); err != nil {
+			return err
 		}
-		if err != nil {
-			r.Err = err
-			b.queueBytes -= r.Wire.Size()
-			dropped = append(dropped, r)
-			continue
+		if !r.Deadline.IsZero() && now.After(r.Deadline) {
+			return fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
 		}
-		keep = append(keep, r)
+		return nil
 	}
-	clear(b.queue[len(keep):])
-	b.queue = keep
+	if b.ctxQueued == 0 {
+		// Without contexts only deadlines matter, and they grow along the
+		// queue (acceptance order): look at the head only.
+		n := 0
+		for n < len(b.queue) {
+			err := expired(b.queue[n])
+			if err == nil {
+				break
+			}
+			b.queue[n].Err = err
+			b.queueBytes -= b.queue[n].Wire.Size()
+			n++
+		}
+		dropped = append(dropped, b.queue[:n]...)
+		clear(b.queue[:n])
+		b.queue = b.queue[n:]
+	} else {
+		keep := b.queue[:0]
+		for _, r := range b.queue {
+			if err := expired(r); err != nil {
+				r.Err = err
+				b.queueBytes -= r.Wire.Size()
+				dropped = append(dropped, r)
+				continue
+			}
+			keep = append(keep, r)
+		}
+		clear(b.queue[len(keep):])
+		b.queue = keep
+		b.dequeued(dropped)
+	}
 	if len(dropped) > 0 {
 		b.deliver(dropped)
 	}
@@ -669,7 +733,7 @@ func (b *batcher) armSweep() {
 func (b *batcher) failAll(err error, inFlightToo bool) {
 	if len(b.queue) > 0 {
 		q := b.queue
-		b.queue, b.queueBytes = nil, 0
+		b.queue, b.queueBytes, b.ctxQueued = nil, 0, 0
 		b.deliverErr(q, err)
 	}
 	keep := b.batches[:0]

@@ -55,3 +55,8 @@ bench:
 
 clean:
 	rm -rf bin
+
+## interop: the broker binary against an independent Rust client (serde+bincode+quinn+rustls from Debian's crates)
+.PHONY: interop
+interop:
+	bash interop/run.sh

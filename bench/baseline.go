@@ -119,10 +119,17 @@ func (r *rawQUIC) roundTrip(ctx context.Context, req []byte) error {
 	return nil
 }
 
-// latency measures n sequential round trips with a request of size bytes.
+// latency measures n sequential round trips with a request of size bytes,
+// after as many unmeasured ones (up to 200) to warm the connection up, as
+// the runtime's latency run does.
 func (r *rawQUIC) latency(ctx context.Context, n, size int) (latencies, error) {
 	req := make([]byte, size)
 	req[0] = 1
+	for range min(n, 200) {
+		if err := r.roundTrip(ctx, req); err != nil {
+			return nil, err
+		}
+	}
 	lat := make(latencies, 0, n)
 	for range n {
 		start := time.Now()

@@ -189,7 +189,7 @@ func runLatency(ctx context.Context, s setup, n int) (latencies, error) {
 		return nil, err
 	}
 	payload := payloadOf(s.size)
-	for range 100 {
+	for range 200 {
 		if err := warmUp(ctx, p, payload); err != nil {
 			return nil, err
 		}

@@ -11,6 +11,8 @@ const module = "github.com/rustmq/rustmq-go"
 
 // allowed lists, for each layer, the layers of this module it may import.
 // Layers not listed may import nothing of ours but internal helpers.
+// Programs may import supervision: runtime.Config.Supervision is a
+// supervision.Config, so tuning supervision means importing it.
 // Imports point down only (shared/ARCHITECTURE.md, shared/STYLE.md §4).
 var allowed = map[string][]string{
 	"transport/wire":     {},
@@ -20,8 +22,8 @@ var allowed = map[string][]string{
 	"actors":             {"transport", "transport/wire", "transport/compress", "supervision"},
 	"runtime":            {"transport", "transport/wire", "transport/compress", "supervision", "actors"},
 	"broker":             {"transport/wire"},
-	"examples":           {"runtime", "broker", "transport/wire", "transport/compress"},
-	"bench":              {"runtime", "broker", "transport", "transport/wire", "transport/compress"},
+	"examples":           {"runtime", "supervision", "broker", "transport/wire", "transport/compress"},
+	"bench":              {"runtime", "supervision", "broker", "transport", "transport/wire", "transport/compress"},
 	"cmd":                {"broker", "runtime", "transport/wire"},
 }
 

@@ -146,7 +146,7 @@ func TestExamples(t *testing.T) {
 	t.Run("high_throughput", func(t *testing.T) {
 		o := run(t, bin("high_throughput"), 60*time.Second, "-duration", "2s", "-workers", "8", "-size", "512")
 		expect(t, "stdout", o.stdout,
-			`^producing 512 B values with 8 workers, lz4 compression`,
+			`^producing 512 B values with 8 workers through SendAsync, lz4 compression`,
 			`^rate: +\d+ msgs/s +[\d.]+ MB/s +delivered=\d+`,
 			`^total: [1-9]\d* messages \([\d.]+ MB of values\) in .*: \d+ msgs/s, [\d.]+ MB/s; failed=0$`,
 			`^requests: [1-9]\d* .* compression lz4 [\d.]+x$`)
@@ -155,6 +155,11 @@ func TestExamples(t *testing.T) {
 	t.Run("high_throughput/messages", func(t *testing.T) {
 		o := run(t, bin("high_throughput"), 60*time.Second, "-messages", "20000", "-duration", "30s", "-compression", "zstd")
 		expect(t, "stdout", o.stdout, `^total: 20000 messages .*failed=0$`, `compression zstd`)
+	})
+
+	t.Run("high_throughput/stream", func(t *testing.T) {
+		o := run(t, bin("high_throughput"), 60*time.Second, "-stream", "-window", "5000", "-messages", "30000", "-duration", "30s")
+		expect(t, "stdout", o.stdout, `through Stream, lz4`, `^total: 30000 messages .*failed=0$`)
 	})
 
 	t.Run("secure_mtls", func(t *testing.T) {

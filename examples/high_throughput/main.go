@@ -1,6 +1,7 @@
 // Command high_throughput pushes as many messages as it can: many workers
-// call SendAsync, batches are large, values are LZ4-compressed, and an open
-// batch lingers at most 1 ms. Every second it prints the delivery rate
+// call SendAsync (or, with -stream, feed one Producer.Stream through a
+// channel), batches are large, values are LZ4-compressed, and an open batch
+// lingers at most 1 ms. Every second it prints the delivery rate
 // (messages/s and MB/s of values) and at the end the totals.
 //
 // Without -brokers it starts an in-process development broker, so it runs
@@ -8,6 +9,7 @@
 //
 //	go run ./examples/high_throughput
 //	go run ./examples/high_throughput -workers 64 -size 2048 -duration 30s
+//	go run ./examples/high_throughput -stream -window 50000
 //	go run ./examples/high_throughput -brokers host:port -ca ca.pem -messages 5000000
 package main
 
@@ -47,6 +49,8 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "stop producing after this long")
 	messages := flag.Int64("messages", 0, "stop after this many messages (0: no limit)")
 	batchSize := flag.Int("batch-size", 10_000, "records per batch")
+	stream := flag.Bool("stream", false, "feed messages through Producer.Stream (a channel in, deliveries out) instead of SendAsync")
+	window := flag.Int("window", 0, "messages between the stream's input and its deliveries (0: the runtime's default)")
 	batchBytes := flag.Int("batch-bytes", 1<<20, "bytes of records per batch (the in-process broker accepts 4 MiB per request)")
 	flag.Parse()
 	codec, err := compress.ParseCodec(*codecName)
@@ -108,8 +112,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("producing %d B values with %d workers, %s compression, batches of up to %d records / %d bytes, 1ms linger, for %v\n",
-		*size, *workers, codec, *batchSize, *batchBytes, *duration)
+	api := "SendAsync"
+	if *stream {
+		api = "Stream"
+	}
+	fmt.Printf("producing %d B values with %d workers through %s, %s compression, batches of up to %d records / %d bytes, 1ms linger, for %v\n",
+		*size, *workers, api, codec, *batchSize, *batchBytes, *duration)
 
 	stop, cancel := context.WithTimeout(sig, *duration)
 	defer cancel()
@@ -122,6 +130,22 @@ func run() error {
 			return
 		}
 		delivered.Add(1)
+	}
+	// With -stream, the workers hand messages to one Stream through a
+	// channel and a single reader takes the deliveries; the stream's window
+	// holds the workers back when deliveries are not read fast enough.
+	var in chan *rmq.Message
+	var streamDone chan struct{}
+	if *stream {
+		in = make(chan *rmq.Message, *workers)
+		out := p.Stream(context.Background(), in, *window)
+		streamDone = make(chan struct{})
+		go func() {
+			defer close(streamDone)
+			for d := range out {
+				cb(d.Result, d.Err)
+			}
+		}()
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -138,7 +162,17 @@ func run() error {
 				}
 				// The value slice is shared by every message of this worker:
 				// the producer only reads it.
-				err := p.SendAsync(context.Background(), &rmq.Message{Payload: value}, cb)
+				msg := &rmq.Message{Payload: value}
+				if in != nil {
+					select {
+					case in <- msg:
+					case <-stop.Done():
+						produced.Add(-1)
+						return
+					}
+					continue
+				}
+				err := p.SendAsync(context.Background(), msg, cb)
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, &err)
@@ -167,6 +201,10 @@ func run() error {
 	}
 	tick.Stop()
 	wg.Wait()
+	if in != nil {
+		close(in)
+		<-streamDone // every message read from in has its delivery
+	}
 
 	fctx, fcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer fcancel()

@@ -44,6 +44,7 @@ type options struct {
 	traceWork   int
 	cpuProfile  string
 	logLevel    string
+	maxBuffered int64
 }
 
 func main() {
@@ -75,6 +76,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.IntVar(&o.threshold, "compress-threshold", 0, "smallest value compressed (0: the runtime's default, 1024)")
 	fs.DurationVar(&o.linger, "linger", 0, "linger of the throughput runs (0: the runtime's default, 5ms; negative: none)")
 	fs.IntVar(&o.batchSize, "batch-size", 0, "records per batch of the throughput runs (0: the runtime's default, 1000)")
+	fs.Int64Var(&o.maxBuffered, "max-buffered", 0, "MaxBufferedRecords of the throughput runs (0: the runtime's default, 500,000)")
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of the benchmark topic")
 	fs.IntVar(&o.rttN, "rtt-n", 2000, "raw quic-go round trips measured")
 	fs.IntVar(&o.bulkMB, "bulk-mb", 256, "megabytes written on one raw stream")
@@ -122,6 +124,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 		return o, fmt.Errorf("-rtt-n and -latency-n must be positive")
 	case o.bulkMB <= 0:
 		return o, fmt.Errorf("-bulk-mb: %d must be positive", o.bulkMB)
+	case o.maxBuffered < 0:
+		return o, fmt.Errorf("-max-buffered: %d must not be negative", o.maxBuffered)
 	case o.traceWork < 0:
 		return o, fmt.Errorf("-trace-workers: %d must not be negative", o.traceWork)
 	}
@@ -145,7 +149,7 @@ func (o options) setup() setup {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 	}
 	return setup{logger: logger, size: o.size, partitions: o.partitions, acks: o.acks, compression: o.compression,
-		threshold: o.threshold, linger: o.linger, batchSize: o.batchSize}
+		threshold: o.threshold, linger: o.linger, batchSize: o.batchSize, maxBuffered: o.maxBuffered}
 }
 
 // run measures every section and prints the tables to out.
@@ -153,8 +157,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "rustmq-go bench  %s %s/%s  GOMAXPROCS=%d  CPUs=%d\n", goruntime.Version(), goruntime.GOOS, goruntime.GOARCH,
 		goruntime.GOMAXPROCS(0), goruntime.NumCPU())
 	fmt.Fprintf(out, "in-process development broker on 127.0.0.1 (same process, same cores)\n")
-	fmt.Fprintf(out, "settings: duration=%v size=%dB acks=%s compression=%s partitions=%d linger=%s\n\n",
-		o.duration, o.size, o.acks, o.compression, o.partitions, lingerString(o.linger))
+	buffered := "default"
+	if o.maxBuffered > 0 {
+		buffered = strconv.FormatInt(o.maxBuffered, 10)
+	}
+	fmt.Fprintf(out, "settings: duration=%v size=%dB acks=%s compression=%s partitions=%d linger=%s max-buffered=%s\n\n",
+		o.duration, o.size, o.acks, o.compression, o.partitions, lingerString(o.linger), buffered)
 
 	// Baseline: raw quic-go with the same TLS.
 	raw, err := startRawQUIC()

@@ -31,6 +31,7 @@ type setup struct {
 	linger      time.Duration // throughput runs' Linger; 0 = runtime default
 	batchSize   int           // throughput runs' BatchSize; 0 = runtime default
 	logger      *slog.Logger  // the runtime's logger; nil = silent
+	maxBuffered int64         // MaxBufferedRecords; 0 = runtime default
 }
 
 // session is one fresh in-memory broker and a runtime connected to it.
@@ -127,7 +128,7 @@ func runThroughput(ctx context.Context, s setup, workers int, d time.Duration, t
 	defer func() { _ = sess.close(context.Background()) }()
 	p, err := sess.rt.CreateProducer(benchTopic, rmq.ProducerConfig{
 		Acks: s.acks, Compression: s.compression, CompressThreshold: s.threshold,
-		Linger: s.linger, BatchSize: s.batchSize,
+		Linger: s.linger, BatchSize: s.batchSize, MaxBufferedRecords: s.maxBuffered,
 	})
 	if err != nil {
 		return res, err

@@ -311,7 +311,15 @@ async fn scenario(conn: &quinn::Connection, args: &Args, c: &mut Checks) {
     }
 
     let first = batch("a", 3, 1_700_000_000_000);
-    let second = batch("b", 2, 1_700_000_001_000);
+    let mut second = batch("b", 2, 1_700_000_001_000);
+    // Edge cases: an empty key (distinct from no key), an empty value,
+    // timestamp 0, a non-ASCII header key with an empty value.
+    second[1] = Record {
+        key: Some(vec![]),
+        value: vec![],
+        headers: vec![Header { key: "schlüssel-\u{2603}".into(), value: vec![] }],
+        timestamp: 0,
+    };
     let produce = |records: Vec<Record>| ProduceRequest {
         topic: topic.clone(),
         partition_id: 0,
@@ -418,6 +426,24 @@ async fn scenario(conn: &quinn::Connection, args: &Args, c: &mut Checks) {
                 ),
             }
         }
+    }
+
+    println!("timestamp -1 (Kafka's \"no timestamp\"; WIRE.md sets no range) on partition 1 (informational)");
+    let no_ts = Record { key: None, value: b"no-ts".to_vec(), headers: vec![], timestamp: -1 };
+    let no_ts_req = ProduceRequest { partition_id: 1, ..produce(vec![no_ts.clone()]) };
+    match call::<_, ProduceResponse>(conn, PRODUCE, &no_ts_req).await {
+        Err(e) => c.check(false, &format!("produce timestamp -1: {e}")),
+        Ok(r) if r.error_code == 0 => {
+            let f = FetchRequest { partition_id: 1, fetch_offset: r.offset, ..fetch.clone() };
+            match call::<_, FetchResponse>(conn, FETCH, &f).await {
+                Err(e) => c.check(false, &format!("fetch timestamp -1: {e}")),
+                Ok(fr) => c.check(fr.records.first() == Some(&no_ts), "timestamp -1 record read back intact"),
+            }
+        }
+        Ok(r) => println!(
+            "       note: refused with error_code {} {:?} (not in WIRE.md)",
+            r.error_code, r.error_message
+        ),
     }
 
     println!("32 concurrent metadata requests, one stream each");

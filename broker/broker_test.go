@@ -289,3 +289,18 @@ func TestLargeRequestsReadToFIN(t *testing.T) {
 		t.Fatalf("oversized request appended: hw %d", n)
 	}
 }
+
+// TestNoTimestampAccepted pins that -1, Kafka's "no timestamp" (and a value
+// WIRE.md's own golden FetchResponse carries), is stored as sent rather than
+// refused with code 87 as every other negative timestamp is.
+func TestNoTimestampAccepted(t *testing.T) {
+	b := startBroker(t, Config{Topics: map[string]int{"t": 1}})
+	c := dial(t, b, b.Addr())
+	r := c.mustProduce(t, &wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: []byte("a"), Timestamp: -1}}})
+	if r.ErrorCode != 0 {
+		t.Fatalf("timestamp -1 refused: code %d %v", r.ErrorCode, r.ErrorMessage)
+	}
+	if got := b.Records("t", 0); len(got) != 1 || got[0].Timestamp != -1 {
+		t.Fatalf("stored %+v", got)
+	}
+}

@@ -45,15 +45,17 @@ func produceErr(code uint32, msg string) reply {
 var validCodecs = map[string]bool{"gzip": true, "lz4": true, "zstd": true}
 
 // checkRecords returns a message for code 87, or "" when the records are
-// sane: non-empty header keys, non-negative timestamps, known codec names.
+// sane: non-empty header keys, timestamps that are unix millis or -1 (Kafka's
+// "no timestamp", which WIRE.md's own golden FetchResponse carries), known
+// codec names.
 func checkRecords(records []wire.Record) string {
 	if len(records) == 0 {
 		return "a Produce request must carry at least one record"
 	}
 	for i := range records {
 		r := &records[i]
-		if r.Timestamp < 0 {
-			return fmt.Sprintf("record %d: negative timestamp %d", i, r.Timestamp)
+		if r.Timestamp < -1 {
+			return fmt.Sprintf("record %d: negative timestamp %d (only -1, meaning none, is accepted)", i, r.Timestamp)
 		}
 		for _, h := range r.Headers {
 			if h.Key == "" {

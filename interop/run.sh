@@ -57,9 +57,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "interop: installing ${missing[*]}"
 	SUDO=
 	[ "$(id -u)" -ne 0 ] && SUDO=sudo
-	timeout 600 $SUDO apt-get update -qq || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive timeout 900 $SUDO apt-get install -y -qq --no-install-recommends \
-		"${missing[@]}" >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log"; die "apt-get install failed"; }
+	# A mirror's passing hiccup should not fail the run: try three times.
+	ok=
+	for attempt in 1 2 3; do
+		if timeout 600 $SUDO apt-get update -qq &&
+			DEBIAN_FRONTEND=noninteractive timeout 900 $SUDO apt-get install -y -qq --no-install-recommends \
+				"${missing[@]}" >"$WORK/apt.log" 2>&1; then
+			ok=1
+			break
+		fi
+		echo "interop: apt-get attempt $attempt failed; retrying"
+		sleep $((attempt * 10))
+	done
+	[ -n "$ok" ] || { cat "$WORK/apt.log"; die "apt-get install failed"; }
 fi
 echo "interop: Debian crates ready ($(since "$t0"))"
 

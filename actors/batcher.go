@@ -28,6 +28,16 @@ type Counters struct {
 	ProducerIDResets atomic.Int64 // idempotence sequences restarted under a fresh producer id
 	CompressedIn     atomic.Int64 // value bytes given to the codec
 	CompressedOut    atomic.Int64 // value bytes the codec produced
+	// RequestsCompleted counts produce requests whose outcome is known
+	// (answered, timed out, or given up on by an abort); RequestsFailed
+	// those of them that failed. MessagesCompleted and MessagesFailed count
+	// the records in them. They are the totals of the
+	// messaging.client.operation.duration and messaging.client.sent.messages
+	// instruments.
+	RequestsCompleted atomic.Int64
+	RequestsFailed    atomic.Int64
+	MessagesCompleted atomic.Int64
+	MessagesFailed    atomic.Int64
 }
 
 // BatcherConfig configures the batcher of one topic-partition.
@@ -66,6 +76,8 @@ type BatcherConfig struct {
 	Sink Sink
 	// Counters, shared with the producer.
 	Counters *Counters
+	// Meters, when set, receive the same measurements as Counters.
+	Meters *Meters
 	// Tracer starts the "send <topic>" spans; nil disables them.
 	Tracer trace.Tracer
 	// ClientID is reported on spans.
@@ -93,6 +105,7 @@ type batch struct {
 	waitUntil  time.Time
 	deadline   time.Time
 	addr       string
+	sentAt     time.Time // when the current attempt was sent
 	span       trace.Span
 }
 
@@ -121,6 +134,7 @@ type (
 // the broker says they were not written, and only then restamped.
 type batcher struct {
 	cfg  BatcherConfig
+	bm   batchMetrics
 	sys  *actor.ActorSystem
 	self *actor.PID
 
@@ -169,7 +183,7 @@ func NewBatcherProps(cfg BatcherConfig) *actor.Props {
 		cfg.BatchBytes = math.MaxInt
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &batcher{cfg: cfg, timers: make(map[uint64]*time.Timer)}
+		return &batcher{cfg: cfg, bm: newBatchMetrics(cfg), timers: make(map[uint64]*time.Timer)}
 	})
 }
 
@@ -256,6 +270,9 @@ func (b *batcher) add(r *Record) {
 	b.queueBytes += r.Wire.Size()
 	if r.Ctx != nil {
 		b.ctxQueued++
+	}
+	if r.Span.IsSampled() {
+		eventQueued(r, len(b.queue), b.queueBytes)
 	}
 }
 
@@ -372,11 +389,15 @@ func (b *batcher) form(now time.Time) *batch {
 		bt.recs = append(bt.recs, r)
 		bt.bytes += sz
 	}
+
 	// Drop the taken records from the front without moving the rest; append
 	// reallocates (copying only live records) when the capacity runs out.
 	b.dequeued(b.queue[:n])
 	clear(b.queue[:n])
 	b.queue = b.queue[n:]
+	if len(bt.recs) > 0 {
+		eventBatchClosed(bt.recs, bt.bytes, b.closeReason(len(bt.recs), bt.bytes))
+	}
 	if len(b.queue) > 0 {
 		b.openSince = now
 	} else {
@@ -435,15 +456,15 @@ func (b *batcher) send(bt *batch) {
 	bt.inFlight = true
 	bt.sends++
 	bt.addr = b.leaderAddr
+	bt.sentAt = now
 	bt.predAcked = !b.cfg.Idempotent || bt.pid != b.pid || bt.seq <= b.ackedEnd
-	b.cfg.Counters.BatchesSent.Add(1)
-	b.cfg.Counters.RecordsSent.Add(int64(len(bt.recs)))
-	b.cfg.Counters.BytesSent.Add(int64(len(bt.body)))
-	b.cfg.Counters.InFlight.Add(1)
+	b.bm.sent(bt.addr, len(bt.recs), len(bt.body))
 	var sc trace.SpanContext
 	if b.cfg.Tracer != nil {
 		bt.span = startSendSpan(b.cfg, bt)
-		sc = bt.span.SpanContext()
+		if bt.span != nil {
+			sc = bt.span.SpanContext()
+		}
 	}
 	b.sys.Root.Send(b.leader, &Request{
 		ReqType:  wire.TypeProduce,
@@ -468,9 +489,11 @@ func (b *batcher) find(reqID uint64) *batch {
 	return nil
 }
 
-func (b *batcher) finishRequest(bt *batch) {
+// finishRequest records the outcome of bt's request in flight (err nil on
+// success) and forgets the request.
+func (b *batcher) finishRequest(bt *batch, err error) {
 	bt.inFlight = false
-	b.cfg.Counters.InFlight.Add(-1)
+	b.bm.done(bt.addr, len(bt.recs), bt.sentAt, err)
 	if t := b.timers[bt.reqID]; t != nil {
 		t.Stop()
 		delete(b.timers, bt.reqID)
@@ -483,9 +506,10 @@ func (b *batcher) onExpire(m *reqExpire) {
 	if bt == nil {
 		return
 	}
-	b.finishRequest(bt)
+	err := fmt.Errorf("%w: no response from %s", ErrRequestTimeout, bt.addr)
+	b.finishRequest(bt, err)
 	b.leader = nil // ask again: the connection actor may be gone
-	b.failed(bt, fmt.Errorf("%w: no response from %s", ErrRequestTimeout, bt.addr), "", true)
+	b.failed(bt, err, "", true)
 	b.progress()
 }
 
@@ -494,7 +518,6 @@ func (b *batcher) onResponse(m *Response) {
 	if bt == nil {
 		return // an answer to an attempt already given up on
 	}
-	b.finishRequest(bt)
 	err := m.Err
 	var resp wire.ProduceResponse
 	if err == nil {
@@ -502,6 +525,7 @@ func (b *batcher) onResponse(m *Response) {
 			err = wire.ResponseErr(resp.ErrorCode, resp.ErrorMessage)
 		}
 	}
+	b.finishRequest(bt, err)
 	if err != nil {
 		b.failed(bt, err, m.Principal, false)
 		b.progress()
@@ -596,16 +620,40 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 		}
 	case !retriable(err) && !expired:
 		bt.abandon = bt.lastErr
+		b.cfg.Logger.Warn("rustmq: produce failed, not retriable", b.logAttrs(bt, err)...)
 		return
 	}
 	if b.cfg.MaxRetries >= 0 && bt.failures > b.cfg.MaxRetries {
 		bt.abandon = fmt.Errorf("rustmq: gave up after %d attempts: %w", bt.sends, bt.lastErr)
+		b.cfg.Logger.Warn("rustmq: produce failed, retry budget spent", b.logAttrs(bt, err)...)
 		return
 	}
-	b.cfg.Counters.Retries.Add(1)
-	bt.waitUntil = time.Now().Add(b.cfg.Backoff.Delay(bt.failures, nil))
-	b.cfg.Logger.Debug("rustmq: produce failed, will retry", slog.String("topic", b.cfg.Topic), slog.Int("partition", int(b.cfg.Partition)),
-		slog.Int("attempt", bt.sends), slog.Any("error", err))
+	b.bm.retry(err)
+	delay := b.cfg.Backoff.Delay(bt.failures, nil)
+	bt.waitUntil = time.Now().Add(delay)
+	eventRetry(bt.recs, bt.sends, err, delay)
+	b.cfg.Logger.Info("rustmq: produce failed, will retry", append(b.logAttrs(bt, err), slog.Duration("backoff", delay))...)
+}
+
+// logAttrs are the attributes of a log line about bt's last attempt.
+func (b *batcher) logAttrs(bt *batch, err error) []any {
+	return []any{slog.String("broker", bt.addr), slog.String("topic", b.cfg.Topic), slog.Int("partition", int(b.cfg.Partition)),
+		slog.Int("attempt", bt.sends), slog.Int("records", len(bt.recs)), slog.String("reason", errorType(err)), slog.Any("error", err)}
+}
+
+// closeReason says why a batch of n records and size bytes was closed.
+func (b *batcher) closeReason(n, size int) string {
+	switch {
+	case n >= b.cfg.BatchSize:
+		return "size"
+	case size >= b.cfg.BatchBytes || len(b.queue) > 0:
+		return "bytes"
+	case b.flushing:
+		return "flush"
+	case b.cfg.Linger <= 0:
+		return "no_linger"
+	}
+	return "linger"
 }
 
 // resumeHead drives the stalled pipeline: once nothing is in flight it
@@ -627,6 +675,7 @@ func (b *batcher) resumeHead() {
 		}
 		if h.abandon != nil {
 			b.batches = b.batches[1:]
+			b.cfg.Logger.Warn("rustmq: batch abandoned", b.logAttrs(h, h.abandon)...)
 			b.deliverErr(h.recs, h.abandon)
 			if b.cfg.Idempotent && h.pid == b.pid {
 				b.rotate("a batch was abandoned")
@@ -743,7 +792,7 @@ func (b *batcher) failAll(err error, inFlightToo bool) {
 			continue
 		}
 		if bt.inFlight {
-			b.finishRequest(bt)
+			b.finishRequest(bt, err)
 		}
 		endSendSpan(bt, err)
 		b.deliverErr(bt.recs, err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rustmq/rustmq-go/transport"
 	"github.com/rustmq/rustmq-go/transport/wire"
@@ -99,9 +101,7 @@ type connActor struct {
 
 var genCounter = newAtomicCounter()
 
-// NewConnProps returns the props of a connection actor. onIncarnation, if
-// set, is called each time the actor is (re)created, with the incarnation
-// number starting at 1.
+// NewConnProps returns the props of a connection actor.
 func NewConnProps(cfg ConnConfig) *actor.Props {
 	if cfg.MaxQueued <= 0 {
 		cfg.MaxQueued = 4096
@@ -110,12 +110,7 @@ func NewConnProps(cfg ConnConfig) *actor.Props {
 		cfg.Health = NewHealthRegistry()
 	}
 	cfg.Logger = orDiscard(cfg.Logger)
-	incarnations := 0
 	return actor.PropsFromProducer(func() actor.Actor {
-		incarnations++
-		if incarnations > 1 {
-			cfg.Health.update(cfg.Addr, func(b *BrokerHealth) { b.Restarts++ })
-		}
 		return &connActor{cfg: cfg}
 	})
 }
@@ -190,7 +185,11 @@ func (a *connActor) onDialDone(m *dialDone) {
 		b.Principal = m.conn.Principal()
 		b.ALPN = m.conn.ALPN()
 	})
-	a.cfg.Logger.Info("rustmq: connected", slog.String("broker", a.cfg.Addr))
+	if n := a.cfg.Health.restarts(a.cfg.Addr); n > 0 {
+		a.cfg.Logger.Info("rustmq: reconnected", slog.String("broker", a.cfg.Addr), slog.Int("restarts", n))
+	} else {
+		a.cfg.Logger.Info("rustmq: connected", slog.String("broker", a.cfg.Addr))
+	}
 	gen, sys, self, conn := a.gen, a.sys, a.self, a.conn
 	go func() {
 		ctx := conn.Context()
@@ -214,6 +213,9 @@ func (a *connActor) onRequest(r *Request) {
 		a.reply(r, nil, fmt.Errorf("%w: %s: %d requests already waiting", ErrNotConnected, a.cfg.Addr, len(a.queue)), 0)
 		return
 	}
+	if s := sendSpanOf(r); s != nil {
+		s.AddEvent(EventConnQueued, trace.WithAttributes(attribute.String(AttrServerAddress, a.cfg.Addr), attribute.Int("rustmq.connection.queue", len(a.queue))))
+	}
 	a.queue = append(a.queue, r)
 }
 
@@ -227,9 +229,16 @@ func (a *connActor) run(r *Request) {
 		if !r.Deadline.IsZero() {
 			ctx, cancel = context.WithDeadline(ctx, r.Deadline)
 		}
+		span := sendSpanOf(r)
+		if span != nil {
+			span.AddEvent(EventConnWritten, trace.WithAttributes(attribute.Int("rustmq.request.bytes", len(r.Body))))
+		}
 		start := time.Now()
 		body, err := conn.Do(ctx, r.ReqType, r.Body)
 		rtt := time.Since(start)
+		if span != nil {
+			traceResponse(span, body, err, rtt)
+		}
 		if cancel != nil {
 			if err != nil && errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("%w after %v: %w", ErrRequestTimeout, rtt.Round(time.Millisecond), err)

@@ -91,6 +91,23 @@ func (h *HealthRegistry) setState(addr string, s ConnState, err error) {
 	})
 }
 
+// CountRestart records that the supervisor decided to restart the
+// connection actor of addr. The runtime calls it from the connection
+// supervisor's observer, so Restarts counts supervision decisions.
+func (h *HealthRegistry) CountRestart(addr string) {
+	h.update(addr, func(b *BrokerHealth) { b.Restarts++ })
+}
+
+// restarts returns the restart count of addr.
+func (h *HealthRegistry) restarts(addr string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b := h.brokers[addr]; b != nil {
+		return b.Restarts
+	}
+	return 0
+}
+
 // Snapshot returns every broker's health, sorted by address.
 func (h *HealthRegistry) Snapshot() []BrokerHealth {
 	h.mu.Lock()

@@ -140,11 +140,15 @@ func (a *router) route(c actor.Context, r *Record) *actor.PID {
 		c.Send(a.cfg.Metadata, &TopicRequest{Topic: r.Topic, ReplyTo: c.Self()})
 	}
 	if t.partitions == 0 {
+		if r.Span.IsSampled() {
+			eventWaitMetadata(r)
+		}
 		t.waiting = append(t.waiting, r)
 		a.armSweep()
 		return nil
 	}
 	var p int32
+	rule := "explicit"
 	switch {
 	case r.Explicit:
 		if r.Partition < 0 || r.Partition >= t.partitions {
@@ -153,8 +157,9 @@ func (a *router) route(c actor.Context, r *Record) *actor.PID {
 		}
 		p = r.Partition
 	case r.Wire.Key != nil:
-		p = KeyPartition(r.Wire.Key, t.partitions)
+		p, rule = KeyPartition(r.Wire.Key, t.partitions), "key"
 	default:
+		rule = "sticky"
 		if t.stickyPart < 0 || t.stickyPart >= t.partitions || t.stickyCount >= a.cfg.BatchSize || t.stickyBytes >= a.cfg.BatchBytes {
 			if t.stickyPart >= 0 {
 				t.sticky.OnNewBatch(t.partitions, t.stickyPart)
@@ -167,6 +172,9 @@ func (a *router) route(c actor.Context, r *Record) *actor.PID {
 		t.stickyBytes += r.Size
 	}
 	r.Partition = p
+	if r.Span.IsSampled() {
+		eventRouted(r, rule)
+	}
 	return a.batcher(c, t, p)
 }
 

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -31,40 +32,176 @@ const (
 	SystemName = "rustmq"
 )
 
+// Names of the span events the stages add. Router and batcher events go on
+// each sampled message's "create" span; connection events on the "send"
+// span of the request.
+const (
+	EventRouted       = "rustmq.router.routed"
+	EventWaitMetadata = "rustmq.router.waiting_for_metadata"
+	EventQueued       = "rustmq.batcher.queued"
+	EventBatchClosed  = "rustmq.batcher.batch_closed"
+	EventRetry        = "rustmq.batcher.retry"
+	EventConnQueued   = "rustmq.connection.waiting_for_connection"
+	EventConnWritten  = "rustmq.connection.request_written"
+	EventConnResponse = "rustmq.connection.response"
+)
+
+// SpanHolder is implemented by a [Record]'s Owner that holds the message's
+// "create" span, so that the router and the batcher can add events to it.
+// The stages look for it only when Record.Span is sampled.
+type SpanHolder interface {
+	CreateSpan() trace.Span
+}
+
+// createSpan returns r's create span when r is sampled and its owner holds
+// the span; nil otherwise.
+func createSpan(r *Record) trace.Span {
+	if !r.Span.IsSampled() {
+		return nil
+	}
+	if h, ok := r.Owner.(SpanHolder); ok {
+		return h.CreateSpan()
+	}
+	return nil
+}
+
+func eventRouted(r *Record, rule string) {
+	if s := createSpan(r); s != nil {
+		s.AddEvent(EventRouted, trace.WithAttributes(
+			attribute.String(AttrDestinationPartitionID, strconv.Itoa(int(r.Partition))),
+			attribute.String("rustmq.partitioner", rule)))
+	}
+}
+
+func eventWaitMetadata(r *Record) {
+	if s := createSpan(r); s != nil {
+		s.AddEvent(EventWaitMetadata)
+	}
+}
+
+func eventQueued(r *Record, depth, bytes int) {
+	if s := createSpan(r); s != nil {
+		s.AddEvent(EventQueued, trace.WithAttributes(
+			attribute.Int("rustmq.batcher.queue.records", depth),
+			attribute.Int("rustmq.batcher.queue.bytes", bytes)))
+	}
+}
+
+func eventBatchClosed(recs []*Record, bytes int, reason string) {
+	var attrs []attribute.KeyValue
+	for i, r := range recs {
+		s := createSpan(r)
+		if s == nil {
+			continue
+		}
+		if attrs == nil {
+			attrs = []attribute.KeyValue{
+				attribute.Int(AttrBatchMessageCount, len(recs)),
+				attribute.Int("rustmq.batch.bytes", bytes),
+				attribute.String("rustmq.batch.close_reason", reason),
+			}
+		}
+		s.AddEvent(EventBatchClosed, trace.WithAttributes(append(attrs[:3:3], attribute.Int("rustmq.batch.index", i))...))
+	}
+}
+
+// linkSend links every sampled record of bt to the send span of its
+// current attempt, so that a reader of a message's trace finds each
+// request that carried it.
+func linkSend(bt *batch, sc trace.SpanContext) {
+	attempt := []attribute.KeyValue{attribute.Int(AttrAttempt, bt.sends)}
+	for _, r := range bt.recs {
+		if s := createSpan(r); s != nil {
+			s.AddLink(trace.Link{SpanContext: sc, Attributes: attempt})
+		}
+	}
+}
+
+func eventRetry(recs []*Record, attempt int, err error, delay time.Duration) {
+	var attrs []attribute.KeyValue
+	for _, r := range recs {
+		s := createSpan(r)
+		if s == nil {
+			continue
+		}
+		if attrs == nil {
+			attrs = []attribute.KeyValue{
+				attribute.Int(AttrAttempt, attempt),
+				attribute.String(AttrRetryReason, errorType(err)),
+				attribute.String("rustmq.retry.error", err.Error()),
+				attribute.Int64("rustmq.retry.backoff_ms", delay.Milliseconds()),
+			}
+		}
+		s.AddEvent(EventRetry, trace.WithAttributes(attrs...))
+	}
+}
+
+// liveSendSpans maps the span id of every recording send span to the span,
+// so that the connection actor, which receives only the span context in
+// [Request.Trace], can add its events to it. Entries exist from the start of
+// a sampled send span to its end; unsampled and absent spans never enter.
+var liveSendSpans sync.Map // trace.SpanID -> trace.Span
+
+// sendSpanOf returns the recording send span of a request, nil if none.
+func sendSpanOf(r *Request) trace.Span {
+	if !r.Trace.IsSampled() {
+		return nil
+	}
+	if s, ok := liveSendSpans.Load(r.Trace.SpanID()); ok {
+		return s.(trace.Span)
+	}
+	return nil
+}
+
 // startSendSpan starts the "send <topic>" span (kind CLIENT) of one attempt
-// of bt, linked to the creation span of every record in it.
+// of bt, linked to the creation span of every record in it. It returns nil,
+// starting nothing, when records carry span contexts and none of them is
+// sampled: a request made only of unsampled messages is not traced either.
+// Otherwise the provider's sampler decides, with the links in its
+// parameters (a parent-based sampler sees a root span and asks its root
+// sampler).
 func startSendSpan(cfg BatcherConfig, bt *batch) trace.Span {
-	links := make([]trace.Link, 0, len(bt.recs))
+	valid, sampled := 0, 0
+	for _, r := range bt.recs {
+		if r.Span.IsValid() {
+			valid++
+			if r.Span.IsSampled() {
+				sampled++
+			}
+		}
+	}
+	if valid > 0 && sampled == 0 {
+		return nil
+	}
+	links := make([]trace.Link, 0, valid)
 	for _, r := range bt.recs {
 		if r.Span.IsValid() {
 			links = append(links, trace.Link{SpanContext: r.Span})
 		}
 	}
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 12)
+	attrs = append(attrs,
 		attribute.String(AttrMessagingSystem, SystemName),
 		attribute.String(AttrDestinationName, cfg.Topic),
 		attribute.String(AttrOperationName, "send"),
 		attribute.String(AttrOperationType, "send"),
 		attribute.String(AttrDestinationPartitionID, strconv.Itoa(int(cfg.Partition))),
 		attribute.Int(AttrBatchMessageCount, len(bt.recs)),
-	}
+		attribute.Int(AttrAttempt, bt.sends),
+	)
 	if cfg.ClientID != "" {
 		attrs = append(attrs, attribute.String(AttrClientID, cfg.ClientID))
 	}
-	if host, port, err := net.SplitHostPort(bt.addr); err == nil {
-		attrs = append(attrs, attribute.String(AttrServerAddress, host))
-		if p, err := strconv.Atoi(port); err == nil {
-			attrs = append(attrs, attribute.Int(AttrServerPort, p))
-		}
-	}
-	if bt.sends > 1 {
-		attrs = append(attrs, attribute.Int("rustmq.attempt", bt.sends))
-		if bt.lastErr != nil {
-			attrs = append(attrs, attribute.String("rustmq.retry.reason", bt.lastErr.Error()))
-		}
+	attrs = append(attrs, serverAttrs(bt.addr)...)
+	if bt.sends > 1 && bt.lastErr != nil {
+		attrs = append(attrs, attribute.String(AttrRetryReason, errorType(bt.lastErr)))
 	}
 	_, span := cfg.Tracer.Start(context.Background(), "send "+cfg.Topic,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...), trace.WithAttributes(attrs...))
+	if span.IsRecording() {
+		liveSendSpans.Store(span.SpanContext().SpanID(), span)
+		linkSend(bt, span.SpanContext())
+	}
 	return span
 }
 
@@ -73,9 +210,12 @@ func endSendSpan(bt *batch, err error) {
 	if bt.span == nil {
 		return
 	}
-	if err != nil {
-		bt.span.SetAttributes(attribute.String(AttrErrorType, errorType(err)))
-		bt.span.SetStatus(codes.Error, err.Error())
+	if bt.span.IsRecording() {
+		liveSendSpans.Delete(bt.span.SpanContext().SpanID())
+		if err != nil {
+			bt.span.SetAttributes(attribute.String(AttrErrorType, errorType(err)))
+			bt.span.SetStatus(codes.Error, err.Error())
+		}
 	}
 	bt.span.End()
 	bt.span = nil
@@ -85,16 +225,17 @@ func endSendSpan(bt *batch, err error) {
 // when there is one, else the Go type of the error.
 func errorType(err error) string {
 	var we *wire.Error
-	if errors.As(err, &we) {
-		return we.Name
-	}
 	switch {
 	case errors.Is(err, ErrDeliveryTimeout):
 		return "delivery_timeout"
+	case errors.As(err, &we):
+		return we.Name
 	case errors.Is(err, ErrRequestTimeout):
 		return "request_timeout"
 	case errors.Is(err, ErrNotConnected):
 		return "not_connected"
+	case errors.Is(err, ErrClosed):
+		return "closed"
 	}
 	for {
 		u := errors.Unwrap(err)
@@ -103,4 +244,16 @@ func errorType(err error) string {
 		}
 		err = u
 	}
+}
+
+// traceResponse adds the connection actor's response event to a send span.
+func traceResponse(span trace.Span, body []byte, err error, rtt time.Duration) {
+	attrs := []attribute.KeyValue{
+		attribute.Float64("rustmq.rtt_ms", float64(rtt.Microseconds())/1000),
+		attribute.Int("rustmq.response.bytes", len(body)),
+	}
+	if err != nil {
+		attrs = append(attrs, attribute.String(AttrErrorType, errorType(err)), attribute.String("rustmq.error", err.Error()))
+	}
+	span.AddEvent(EventConnResponse, trace.WithAttributes(attrs...))
 }

@@ -117,7 +117,11 @@ type Config struct {
 	// TracerProvider creates the spans of each message's path. Default nil:
 	// no tracing, at near-zero cost.
 	TracerProvider trace.TracerProvider
-	// MeterProvider receives the actor system's metrics. Default nil: none.
+	// MeterProvider receives the runtime's metrics (the messaging
+	// conventions' messaging.client.operation.duration and
+	// messaging.client.sent.messages, and the rustmq.producer.* and
+	// rustmq.connection.* instruments) and the actor system's own.
+	// Default nil: no metrics, only the Metrics snapshot.
 	MeterProvider metric.MeterProvider
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rustmq/rustmq-go/actors"
@@ -34,6 +35,9 @@ type Producer struct {
 	delivery *deliveryQueue
 	counters actors.Counters
 	tracer   trace.Tracer
+	// metricsReg is the registration of the producer's metrics callback;
+	// nil without a MeterProvider.
+	metricsReg metric.Registration
 
 	accepted, delivered, failed atomic.Int64
 
@@ -91,6 +95,10 @@ func (p *Producer) routerProps() *actor.Props {
 		maxRetries = 0
 	}
 	rc := &p.rt.cfg
+	var meters *actors.Meters
+	if p.rt.inst != nil {
+		meters = p.rt.inst.meters
+	}
 	return actors.NewRouterProps(actors.RouterConfig{
 		Metadata:   p.rt.metadata,
 		Sink:       p,
@@ -103,7 +111,7 @@ func (p *Producer) routerProps() *actor.Props {
 				Acks: acks, Idempotent: pc.idempotent(), NewProducerID: newProducerID,
 				RequestTimeout: pc.RequestTimeout, Backoff: pc.RetryBackoff, MaxRetries: maxRetries,
 				Codec: pc.Compression, CompressThreshold: pc.CompressThreshold,
-				Metadata: p.rt.metadata, Sink: p, Counters: &p.counters, Tracer: p.tracer,
+				Metadata: p.rt.metadata, Sink: p, Counters: &p.counters, Meters: meters, Tracer: p.tracer,
 				ClientID: rc.ClientID, Logger: p.rt.log,
 			})
 		},
@@ -467,6 +475,7 @@ func (p *Producer) close(ctx context.Context) error {
 	}
 	p.rt.sys.Root.Stop(p.router)
 	p.rt.forget(p)
+	p.unregisterMetrics()
 	p.delivery.close()
 	if !p.delivery.onDeliveryGoroutine() {
 		select {
@@ -499,6 +508,14 @@ type Metrics struct {
 	// CompressedIn and CompressedOut are value bytes before and after
 	// compression.
 	CompressedIn, CompressedOut int64
+	// RequestsCompleted counts produce requests whose outcome is known
+	// (the count of messaging.client.operation.duration); RequestsFailed
+	// those that failed.
+	RequestsCompleted, RequestsFailed int64
+	// SentMessages counts the messages in those requests (the total of
+	// messaging.client.sent.messages); SentMessagesFailed the messages in
+	// failed ones (the points with error.type).
+	SentMessages, SentMessagesFailed int64
 }
 
 // Metrics returns a snapshot of the producer's counters.
@@ -510,5 +527,14 @@ func (p *Producer) Metrics() Metrics {
 		BatchesSent: c.BatchesSent.Load(), RecordsSent: c.RecordsSent.Load(), BytesSent: c.BytesSent.Load(),
 		Retries: c.Retries.Load(), InFlight: c.InFlight.Load(), ProducerIDResets: c.ProducerIDResets.Load(),
 		CompressedIn: c.CompressedIn.Load(), CompressedOut: c.CompressedOut.Load(),
+		RequestsCompleted: c.RequestsCompleted.Load(), RequestsFailed: c.RequestsFailed.Load(),
+		SentMessages: c.MessagesCompleted.Load(), SentMessagesFailed: c.MessagesFailed.Load(),
+	}
+}
+
+// unregisterMetrics ends the producer's metrics callback.
+func (p *Producer) unregisterMetrics() {
+	if p.metricsReg != nil {
+		_ = p.metricsReg.Unregister()
 	}
 }

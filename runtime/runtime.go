@@ -31,6 +31,7 @@ type Runtime struct {
 	health    *actors.HealthRegistry
 	log       *slog.Logger
 	tracer    trace.Tracer
+	inst      *instruments // nil without a MeterProvider
 	// certPrincipal is the common name of the client certificate, which a
 	// broker takes as the principal under mTLS without Authenticate.
 	certPrincipal string
@@ -112,6 +113,12 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.TracerProvider != nil {
 		r.tracer = cfg.TracerProvider.Tracer(tracerName)
 	}
+	if cfg.MeterProvider != nil {
+		if r.inst, err = newInstruments(cfg.MeterProvider, cfg.ClientID, r.health); err != nil {
+			r.sys.Shutdown()
+			return nil, err
+		}
+	}
 	dial := func(ctx context.Context, addr string) (actors.Conn, error) {
 		c, err := dialer.Dial(ctx, addr)
 		if err != nil {
@@ -138,7 +145,7 @@ func New(cfg Config) (*Runtime, error) {
 		props *actor.Props
 		pid   **actor.PID
 	}{
-		{"connections", actors.NewConnSupervisorProps(supervision.NewStrategy(cfg.Supervision), connProps), &r.conns},
+		{"connections", actors.NewConnSupervisorProps(supervision.NewStrategy(r.connSupervision()), connProps), &r.conns},
 		{"producers", actors.NewParentProps(supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log})), &r.producers},
 	}
 	for _, s := range steps {
@@ -206,8 +213,16 @@ func (r *Runtime) CreateProducer(topic string, cfg ProducerConfig) (*Producer, e
 	n := r.nextProdN
 	r.mu.Unlock()
 	p := newProducer(r, topic, pc)
-	pid, err := r.spawn(r.producers, p.routerProps(), fmt.Sprintf("producer-%d", n))
+	name := fmt.Sprintf("producer-%d", n)
+	if r.inst != nil {
+		if p.metricsReg, err = r.inst.registerProducer(p, name); err != nil {
+			p.delivery.close()
+			return nil, err
+		}
+	}
+	pid, err := r.spawn(r.producers, p.routerProps(), name)
 	if err != nil {
+		p.unregisterMetrics()
 		p.delivery.close()
 		return nil, err
 	}
@@ -216,6 +231,7 @@ func (r *Runtime) CreateProducer(topic string, cfg ProducerConfig) (*Producer, e
 	if r.closed {
 		r.mu.Unlock()
 		r.sys.Root.Stop(pid)
+		p.unregisterMetrics()
 		p.delivery.close()
 		return nil, ErrClosed
 	}
@@ -262,6 +278,9 @@ func (r *Runtime) shutdown() {
 		_ = r.sys.Root.StopFuture(r.top).Wait()
 	}
 	r.sys.Shutdown()
+	if r.inst != nil {
+		_ = r.inst.runtimeReg.Unregister()
+	}
 }
 
 // certCommonName returns the subject common name of the first certificate

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -61,16 +63,29 @@ func (p *Producer) startCreateSpan(ctx context.Context, e *envelope) {
 	}
 }
 
-// endCreateSpan ends the create span with the message's outcome.
+// AttrOffset is the attribute of a create span holding the offset the
+// broker gave the message.
+const AttrOffset = "messaging.rustmq.message.offset"
+
+// CreateSpan implements actors.SpanHolder: the stages add their events to
+// the message's create span through it.
+func (e *envelope) CreateSpan() trace.Span { return e.span }
+
+// endCreateSpan ends the create span with the message's outcome: the
+// partition and offset, or the error (error.type, status and an exception
+// event).
 func (p *Producer) endCreateSpan(e *envelope) {
-	if e.res.Partition >= 0 {
-		e.span.SetAttributes(attribute.String(actors.AttrDestinationPartitionID, strconv.Itoa(int(e.res.Partition))))
-	}
-	if e.res.Err != nil {
-		e.span.SetStatus(codes.Error, e.res.Err.Error())
-		e.span.RecordError(e.res.Err)
-	} else if e.res.Offset >= 0 {
-		e.span.SetAttributes(attribute.Int64("messaging.rustmq.message.offset", e.res.Offset))
+	if e.span.IsRecording() {
+		if e.res.Partition >= 0 {
+			e.span.SetAttributes(attribute.String(actors.AttrDestinationPartitionID, strconv.Itoa(int(e.res.Partition))))
+		}
+		if e.res.Err != nil {
+			e.span.SetAttributes(attribute.String(actors.AttrErrorType, errorTypeOf(e.res.Err)))
+			e.span.SetStatus(codes.Error, e.res.Err.Error())
+			e.span.RecordError(e.res.Err)
+		} else if e.res.Offset >= 0 {
+			e.span.SetAttributes(attribute.Int64(AttrOffset, e.res.Offset))
+		}
 	}
 	e.span.End()
 }
@@ -80,7 +95,34 @@ func (p *Producer) abandonSpan(e *envelope, err error) {
 	if e == nil || e.span == nil {
 		return
 	}
-	e.span.SetStatus(codes.Error, err.Error())
+	if e.span.IsRecording() {
+		e.span.SetAttributes(attribute.String(actors.AttrErrorType, errorTypeOf(err)))
+		e.span.SetStatus(codes.Error, err.Error())
+	}
 	e.span.End()
 	e.span = nil
+}
+
+// errorTypeOf names an error's class for error.type: a broker code's name,
+// one of the runtime's sentinel conditions, or the Go type.
+func errorTypeOf(err error) string {
+	var we *wire.Error
+	var ae *AuthorizationError
+	switch {
+	case errors.Is(err, ErrDeliveryTimeout):
+		return "delivery_timeout"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	case errors.As(err, &ae):
+		return "authorization_failed"
+	case errors.As(err, &we):
+		return we.Name
+	case errors.Is(err, ErrBufferFull):
+		return "buffer_full"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline_exceeded"
+	}
+	return fmt.Sprintf("%T", err)
 }

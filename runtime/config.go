@@ -123,6 +123,14 @@ type Config struct {
 	// rustmq.connection.* instruments) and the actor system's own.
 	// Default nil: no metrics, only the Metrics snapshot.
 	MeterProvider metric.MeterProvider
+	// ActorMetrics turns on protoactor's own actor metrics (spawns,
+	// restarts, failures, mailbox lengths, per-message receive durations).
+	// The pinned protoactor version records them through OpenTelemetry's
+	// global MeterProvider (otel.GetMeterProvider), whatever provider it is
+	// handed, so they reach MeterProvider only when that is also the
+	// global one (otel.SetMeterProvider). They cost an attribute set and a
+	// histogram point per actor message. Default false.
+	ActorMetrics bool
 }
 
 // Acks is the acknowledgement level of produce requests.

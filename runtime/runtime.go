@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rustmq/rustmq-go/actors"
@@ -97,8 +98,12 @@ func New(cfg Config) (*Runtime, error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("lib", "protoactor") }),
 		actor.WithDeadLetterThrottleInterval(100 * time.Millisecond),
 	}
-	if cfg.MeterProvider != nil {
-		opts = append(opts, actor.WithMetricProviders(cfg.MeterProvider))
+	if cfg.ActorMetrics {
+		mp := cfg.MeterProvider
+		if mp == nil {
+			mp = otel.GetMeterProvider()
+		}
+		opts = append(opts, actor.WithMetricProviders(mp))
 	}
 	r := &Runtime{
 		cfg:    cfg,

@@ -21,11 +21,40 @@
 //
 // # Trace context
 //
-// Every [Record] carries the span context of the message's "create" span and
-// every [Request] the span context of the "send" span of its batch, so the
-// stages a message passes through can be attached to the trace without
-// changing the message shapes. The batcher starts the "send <topic>" span
-// (kind CLIENT) with a link to the creation context of each record of the
-// batch; with no tracer provider the tracer is OpenTelemetry's no-op one and
-// the records carry invalid span contexts, so the cost is a few branches.
+// Every [Record] carries the span context of the message's "create" span
+// (Record.Span) and every [Request] the span context of the "send" span of
+// its attempt (Request.Trace). Trace context travels in these fields, not
+// in protoactor envelope headers (actor.WithSenderMiddleware and
+// actor.WithReceiverMiddleware with actor.MessageEnvelope). Middleware
+// would wrap every message in an envelope and allocate a header map per
+// message on every hop, traced or not; and an envelope has one set of
+// headers while a [Records] message or a batch holds many messages, each
+// with its own trace context, that outlive the hop that brought them
+// (queued, retried). A field costs nothing when tracing is off (an invalid
+// span context) and stays with the record wherever it goes.
+//
+// The stages show up as span events, not child spans. A message passes the
+// router and the batcher in microseconds; a child span per stage and
+// message would triple the spans of a trace, each with its own export cost,
+// while what a reader wants to know is when the message was routed (and to
+// which partition), queued, put into a closed batch (its size and why it
+// closed), and retried (attempt, reason, backoff). Those are events on the
+// message's create span ([EventRouted], [EventQueued], [EventBatchClosed],
+// [EventRetry], [EventWaitMetadata]), added through the record owner's
+// [SpanHolder] and only when the record is sampled. The batcher starts one
+// "send <topic>" span (kind CLIENT) per attempt of a batch, linked to the
+// create span of each record; each sampled create span gets a link back to
+// every send span that carried it, with the attempt number. The
+// connection actor adds [EventConnQueued], [EventConnWritten] and
+// [EventConnResponse] to the send span, which it finds by the span id of
+// Request.Trace in a table of live recording send spans; a send span is one
+// per request, so those events cost nothing per message.
+//
+// Sampling: the create span follows the provider's sampler under the
+// caller's span, and an unsampled create span gets no events. A send span
+// is not started at all when its records carry span contexts and none is
+// sampled; otherwise the sampler decides with the links in its parameters
+// (a parent-based sampler sees a root span). With no tracer provider the
+// tracer is nil, records carry invalid span contexts, and each stage pays a
+// flag test.
 package actors

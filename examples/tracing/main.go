@@ -1,0 +1,186 @@
+// Command tracing shows what the producer runtime reports through
+// OpenTelemetry. It starts an in-process development broker, sends one
+// message under a caller's span and then one batch of messages, and exports
+// every span with the SDK's stdout exporter (JSON) and the metrics with the
+// stdout metric exporter. It ends with a compact view of one message's
+// span tree and of the batch's links:
+//
+//	go run ./examples/tracing
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rustmq/rustmq-go/broker"
+	rmq "github.com/rustmq/rustmq-go/runtime"
+)
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "tracing:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	b, err := broker.Start(ctx, broker.Config{Topics: map[string]int{"orders": 2}})
+	if err != nil {
+		return fmt.Errorf("start development broker: %w", err)
+	}
+	defer b.Close()
+	dir, err := os.MkdirTemp("", "tracing-example")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, b.CACertPEM(), 0o600); err != nil {
+		return err
+	}
+
+	// Spans go to stdout as JSON, and to a recorder for the summary.
+	spanOut, err := stdouttrace.New(stdouttrace.WithWriter(out), stdouttrace.WithPrettyPrint())
+	if err != nil {
+		return err
+	}
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spanOut), sdktrace.WithSpanProcessor(rec))
+	metricOut, err := stdoutmetric.New(stdoutmetric.WithWriter(out), stdoutmetric.WithPrettyPrint())
+	if err != nil {
+		return err
+	}
+	// The periodic reader exports once more when the provider shuts down.
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricOut, sdkmetric.WithInterval(time.Hour))))
+
+	rt, err := rmq.New(rmq.Config{
+		Brokers: []string{b.Addr()}, TLS: rmq.TLSConfig{CAFile: ca}, ClientID: "tracing-example",
+		TracerProvider: tp, MeterProvider: mp,
+	})
+	if err != nil {
+		return err
+	}
+	p, err := rt.CreateProducer("orders", rmq.ProducerConfig{Linger: 20 * time.Millisecond})
+	if err != nil {
+		_ = rt.Close(ctx)
+		return err
+	}
+
+	// One message under the caller's own span.
+	tracer := tp.Tracer("tracing-example")
+	cctx, checkout := tracer.Start(ctx, "checkout")
+	res, err := p.Send(cctx, &rmq.Message{Key: []byte("order-1"), Payload: []byte(`{"total": 42}`)})
+	checkout.End()
+	if err != nil {
+		_ = rt.Close(ctx)
+		return fmt.Errorf("send: %w", err)
+	}
+
+	// A batch of keyless messages: the sticky partitioner puts them in one
+	// request, whose send span links to each message's create span.
+	bctx, bulk := tracer.Start(ctx, "bulk import")
+	msgs := make([]*rmq.Message, 5)
+	for i := range msgs {
+		msgs[i] = &rmq.Message{Payload: []byte(fmt.Sprintf("item %d", i))}
+	}
+	_, err = p.SendBatch(bctx, msgs)
+	bulk.End()
+	if err != nil {
+		_ = rt.Close(ctx)
+		return fmt.Errorf("send batch: %w", err)
+	}
+	if err := rt.Close(ctx); err != nil {
+		return err
+	}
+	if err := tp.Shutdown(ctx); err != nil {
+		return err
+	}
+	if err := mp.Shutdown(ctx); err != nil {
+		return err
+	}
+
+	spans := rec.Ended()
+	fmt.Fprintf(out, "\n== one message (partition %d, offset %d) ==\n", res.Partition, res.Offset)
+	printTree(out, spans, checkout.SpanContext().TraceID())
+	fmt.Fprintln(out, "\n== one batch ==")
+	printTree(out, spans, bulk.SpanContext().TraceID())
+	return nil
+}
+
+// printTree writes the spans of trace tid as a tree, and after each
+// create span the send spans linked to it, with their links.
+func printTree(out io.Writer, spans []sdktrace.ReadOnlySpan, tid trace.TraceID) {
+	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	kids := map[trace.SpanID][]sdktrace.ReadOnlySpan{}
+	var roots []sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		if s.SpanContext().TraceID() != tid {
+			continue
+		}
+		byID[s.SpanContext().SpanID()] = s
+	}
+	for _, s := range byID {
+		if _, ok := byID[s.Parent().SpanID()]; ok {
+			kids[s.Parent().SpanID()] = append(kids[s.Parent().SpanID()], s)
+		} else {
+			roots = append(roots, s)
+		}
+	}
+	sends := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, s := range spans {
+		for _, l := range s.Links() {
+			if l.SpanContext.TraceID() == tid && s.SpanKind() == trace.SpanKindClient {
+				sends[s.SpanContext().SpanID()] = s
+			}
+		}
+	}
+	var walk func(s sdktrace.ReadOnlySpan, depth int)
+	walk = func(s sdktrace.ReadOnlySpan, depth int) {
+		ind := strings.Repeat("  ", depth)
+		fmt.Fprintf(out, "%s%s (%s) %s %s\n", ind, s.Name(), s.SpanKind(), s.SpanContext().SpanID(), brief(s.Attributes()))
+		for _, e := range s.Events() {
+			fmt.Fprintf(out, "%s  · %s %s\n", ind, e.Name, brief(e.Attributes))
+		}
+		for _, l := range s.Links() {
+			fmt.Fprintf(out, "%s  → link %s %s\n", ind, l.SpanContext.SpanID(), brief(l.Attributes))
+		}
+		cs := kids[s.SpanContext().SpanID()]
+		sort.Slice(cs, func(i, j int) bool { return cs[i].StartTime().Before(cs[j].StartTime()) })
+		for _, c := range cs {
+			walk(c, depth+1)
+		}
+	}
+	for _, r := range roots {
+		walk(r, 0)
+	}
+	for _, s := range sends {
+		walk(s, 0)
+	}
+}
+
+// brief renders attributes as key=value pairs in key order.
+func brief(kvs []attribute.KeyValue) string {
+	parts := make([]string, 0, len(kvs))
+	for _, kv := range kvs {
+		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+	}
+	sort.Strings(parts)
+	return "{" + strings.Join(parts, " ") + "}"
+}

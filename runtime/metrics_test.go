@@ -47,7 +47,7 @@ func sumInt(t *testing.T, c collected, name string, filter map[string]string) in
 	match := func(s attribute.Set) bool {
 		for k, v := range filter {
 			got, ok := s.Value(attribute.Key(k))
-			if v == "" && ok || v != "" && (!ok || got.Emit() != v) {
+			if v == "" && ok || v != "" && (!ok || got.String() != v) {
 				return false
 			}
 		}

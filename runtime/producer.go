@@ -38,6 +38,10 @@ type Producer struct {
 	// metricsReg is the registration of the producer's metrics callback;
 	// nil without a MeterProvider.
 	metricsReg metric.Registration
+	// createOpts are the start options of create spans of the producer's
+	// topic; nil without tracing or topic.
+	createOpts []trace.SpanStartOption
+	createName string // "create <topic>"
 
 	accepted, delivered, failed atomic.Int64
 
@@ -68,6 +72,10 @@ func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
 		closeDone: make(chan struct{}),
 	}
 	p.delivery = newDeliveryQueue(p.finished.done)
+	if p.tracer != nil && topic != "" {
+		p.createOpts = p.createStartOptions(topic)
+		p.createName = "create " + topic
+	}
 	return p
 }
 

@@ -8,59 +8,79 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rustmq/rustmq-go/actors"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
-// headerCarrier adapts a message's headers to OpenTelemetry's propagation.
-// Set appends (to a fresh slice, never the caller's) and never overwrites.
-type headerCarrier struct{ hs *[]Header }
-
-func (c headerCarrier) Get(key string) string {
-	v, _ := wire.HeaderValue(*c.hs, key)
-	return string(v)
-}
-
-func (c headerCarrier) Set(key, value string) {
-	if _, ok := wire.HeaderValue(*c.hs, key); ok {
-		return
+// createStartOptions returns the start options of create spans of topic:
+// the kind and the attributes known before the message is routed. They are
+// built once for the producer's topic and on the fly for others.
+func (p *Producer) createStartOptions(topic string) []trace.SpanStartOption {
+	if topic == p.topic && p.createOpts != nil {
+		return p.createOpts
 	}
-	h := *c.hs
-	*c.hs = append(h[:len(h):len(h)], Header{Key: key, Value: []byte(value)})
-}
-
-func (c headerCarrier) Keys() []string {
-	keys := make([]string, len(*c.hs))
-	for i, h := range *c.hs {
-		keys[i] = h.Key
-	}
-	return keys
-}
-
-var traceContext = propagation.TraceContext{}
-
-// startCreateSpan starts the message's "create <topic>" span (kind PRODUCER)
-// under the caller's span and writes its context into the record's headers
-// as W3C traceparent/tracestate, unless the message already has a
-// traceparent header.
-func (p *Producer) startCreateSpan(ctx context.Context, e *envelope) {
-	sctx, span := p.tracer.Start(ctx, "create "+e.rec.Topic,
+	return []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
 			attribute.String(actors.AttrMessagingSystem, actors.SystemName),
-			attribute.String(actors.AttrDestinationName, e.rec.Topic),
+			attribute.String(actors.AttrDestinationName, topic),
 			attribute.String(actors.AttrOperationName, "create"),
 			attribute.String(actors.AttrOperationType, "create"),
 			attribute.String(actors.AttrClientID, p.rt.cfg.ClientID),
-		))
-	e.span = span
-	e.rec.Span = span.SpanContext()
-	if _, has := wire.HeaderValue(e.rec.Wire.Headers, wire.HeaderTraceparent); !has && e.rec.Span.IsValid() {
-		traceContext.Inject(sctx, headerCarrier{&e.rec.Wire.Headers})
+		),
 	}
+}
+
+// startCreateSpan starts the message's "create <topic>" span (kind PRODUCER)
+// under the caller's span and writes its context into the record's headers
+// as W3C traceparent (and tracestate when there is one), unless the message
+// already has a traceparent header. An unsampled span's context is written
+// too, with the sampled flag clear, so that downstream services keep the
+// trace and its decision.
+func (p *Producer) startCreateSpan(ctx context.Context, e *envelope) {
+	name := p.createName
+	if e.rec.Topic != p.topic {
+		name = "create " + e.rec.Topic
+	}
+	_, span := p.tracer.Start(ctx, name, p.createStartOptions(e.rec.Topic)...)
+	e.span = span
+	sc := span.SpanContext()
+	e.rec.Span = sc
+	if !sc.IsValid() {
+		return
+	}
+	hs := e.rec.Wire.Headers
+	if _, has := wire.HeaderValue(hs, wire.HeaderTraceparent); has {
+		return
+	}
+	out := make([]Header, len(hs), len(hs)+2)
+	copy(out, hs)
+	out = append(out, Header{Key: wire.HeaderTraceparent, Value: traceparent(sc)})
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		if _, has := wire.HeaderValue(hs, "tracestate"); !has {
+			out = append(out, Header{Key: "tracestate", Value: []byte(ts.String())})
+		}
+	}
+	e.rec.Wire.Headers = out
+}
+
+// traceparent encodes sc as a W3C traceparent value (version 00).
+func traceparent(sc trace.SpanContext) []byte {
+	const hexDigits = "0123456789abcdef"
+	buf := make([]byte, 0, 55)
+	buf = append(buf, "00-"...)
+	tid, sid := sc.TraceID(), sc.SpanID()
+	for _, c := range tid {
+		buf = append(buf, hexDigits[c>>4], hexDigits[c&15])
+	}
+	buf = append(buf, '-')
+	for _, c := range sid {
+		buf = append(buf, hexDigits[c>>4], hexDigits[c&15])
+	}
+	flags := byte(sc.TraceFlags()) & byte(trace.FlagsSampled)
+	return append(buf, '-', '0', hexDigits[flags])
 }
 
 // AttrOffset is the attribute of a create span holding the offset the

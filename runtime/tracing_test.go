@@ -38,7 +38,7 @@ func tracedSetup(t *testing.T, parts int, sampler sdktrace.Sampler, pc rmq.Produ
 func attrs(kvs []attribute.KeyValue) map[string]string {
 	m := make(map[string]string, len(kvs))
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }

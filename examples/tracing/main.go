@@ -179,7 +179,7 @@ func printTree(out io.Writer, spans []sdktrace.ReadOnlySpan, tid trace.TraceID) 
 func brief(kvs []attribute.KeyValue) string {
 	parts := make([]string, 0, len(kvs))
 	for _, kv := range kvs {
-		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+		parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 	}
 	sort.Strings(parts)
 	return "{" + strings.Join(parts, " ") + "}"

@@ -187,7 +187,9 @@ func TestAutoCreateTopics(t *testing.T) {
 }
 
 func TestIdempotence(t *testing.T) {
-	b := startBroker(t, Config{Topics: map[string]int{"t": 1}})
+	// The reorder window is off, so gaps are answered at once (reorder_test.go
+	// covers the wait).
+	b := startBroker(t, Config{Topics: map[string]int{"t": 1}, IdempotenceReorderWindow: -1})
 	c := dial(t, b, b.Addr())
 	send := func(pid, seq uint64, vals ...string) *wire.ProduceResponse {
 		return c.mustProduce(t, &wire.ProduceRequest{Topic: "t", Records: idem(records(vals...), pid, seq), Acks: wire.Acks{Level: wire.AckAll}})

@@ -28,6 +28,11 @@ const (
 	injectedFaultDescription = "injected fault"
 )
 
+// DefaultIdempotenceReorderWindow is how long, by default, an idempotent
+// batch that arrived before its predecessors waits for them; see
+// Config.IdempotenceReorderWindow.
+const DefaultIdempotenceReorderWindow = 2 * time.Second
+
 // ErrInvalidConfig is wrapped by every error Start returns for a bad Config.
 var ErrInvalidConfig = errors.New("broker: invalid config")
 
@@ -114,6 +119,17 @@ type Config struct {
 	// nil: everyone may write everything. Unauthenticated connections have
 	// the principal "ANONYMOUS". Reads are not restricted.
 	ACL map[string][]string
+	// IdempotenceReorderWindow is how long an idempotent batch whose
+	// sequence is ahead of its producer's next expected one (or above 0
+	// for a producer id the partition has not seen) waits for the batches
+	// before it, which a pipelining client sent earlier on other QUIC
+	// streams, before it is answered code 45. The request's timeout_ms
+	// also bounds the wait, and at most 16 batches wait per producer id
+	// and partition (more are answered 45 at once). Waiting batches hold
+	// no lock. Default DefaultIdempotenceReorderWindow (2 s); negative
+	// disables waiting, so such a batch is answered 45 at once, as WIRE.md
+	// describes.
+	IdempotenceReorderWindow time.Duration
 	// Logger receives the broker's logs. Default nil: discarded.
 	Logger *slog.Logger
 }
@@ -187,6 +203,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		if a.SessionLifetime < 0 {
 			return cfg, fmt.Errorf("%w: Auth.SessionLifetime %v: must not be negative", ErrInvalidConfig, a.SessionLifetime)
 		}
+	}
+	if cfg.IdempotenceReorderWindow == 0 {
+		cfg.IdempotenceReorderWindow = DefaultIdempotenceReorderWindow
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

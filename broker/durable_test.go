@@ -18,7 +18,7 @@ import (
 
 func TestDurableRestartRecovers(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{DataDir: dir, Topics: map[string]int{"t": 2}, AutoCreateTopics: true}
+	cfg := Config{DataDir: dir, Topics: map[string]int{"t": 2}, AutoCreateTopics: true, IdempotenceReorderWindow: 50 * time.Millisecond}
 	b, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -18,13 +18,21 @@ import (
 //   - a duplicate when its sequence is the first sequence of one of the
 //     remembered batches: answered with that batch's base offset and code 0,
 //     not appended again;
-//   - out of order (code 45) otherwise: it skips ahead, or repeats a
-//     sequence older than the remembered batches (whose offset is no longer
-//     known), or starts in the middle of an earlier batch.
+//   - ahead when its sequence skips past the next expected one, or is above
+//     0 for a pid never seen: it waits in the partition's reorder buffer
+//     (reorder.go) for its predecessors, up to
+//     Config.IdempotenceReorderWindow, and is answered 45 only if they do not
+//     come. This wait is a departure upstream does not need (upstream has no
+//     idempotence extension); WIRE.md's "skips ahead is answered 45" holds
+//     at once only with the window disabled;
+//   - out of order (code 45, at once) otherwise: it repeats a sequence older
+//     than the remembered batches (whose offset is no longer known), or
+//     starts in the middle of an earlier batch.
 //
 // The state lives beside the partition log and is rebuilt from it at start
 // (rebuildIdempotence), so it survives a restart of a durable broker exactly
-// as far as the log does.
+// as far as the log does. The reorder buffer is not: waiting batches are
+// dropped unanswered at Close.
 
 const recentBatches = 5
 
@@ -85,33 +93,44 @@ func parseIdempotence(records []wire.Record) (idemHeaders, string) {
 	return h, ""
 }
 
-// check classifies a batch of count records. dup reports a duplicate with
-// its original base offset; a non-empty msg means code 45.
-func (id *idempotence) check(h idemHeaders, count int) (dup bool, base uint64, msg string) {
+// verdict is what check decides about a batch.
+type verdict int
+
+const (
+	verdictAppend    verdict = iota // the next expected sequence
+	verdictDuplicate                // already appended; base holds its offset
+	verdictAhead                    // skips ahead: may wait for its predecessors
+	verdictReject                   // code 45 at once
+)
+
+// check classifies a batch. For verdictAhead and verdictReject msg is the
+// code 45 message; for verdictDuplicate base is the original base offset.
+func (id *idempotence) check(h idemHeaders) (v verdict, base uint64, msg string) {
 	st := id.producers[h.pid]
 	if st == nil {
 		if h.seq != 0 {
-			return false, 0, fmt.Sprintf("producer %d is new to this partition: its first sequence must be 0, got %d", h.pid, h.seq)
+			return verdictAhead, 0, fmt.Sprintf("producer %d is new to this partition: its first sequence must be 0, got %d", h.pid, h.seq)
 		}
-		return false, 0, ""
+		return verdictAppend, 0, ""
 	}
 	if h.seq == st.next {
-		return false, 0, ""
+		return verdictAppend, 0, ""
 	}
 	if h.seq > st.next {
-		return false, 0, fmt.Sprintf("producer %d: expected sequence %d, got %d (a gap)", h.pid, st.next, h.seq)
+		return verdictAhead, 0, fmt.Sprintf("producer %d: expected sequence %d, got %d (a gap)", h.pid, st.next, h.seq)
 	}
 	for i := 0; i < st.n; i++ {
 		e := st.recent[i]
 		if e.seq == h.seq {
-			return true, e.base, ""
+			return verdictDuplicate, e.base, ""
 		}
 	}
-	return false, 0, fmt.Sprintf("producer %d: sequence %d was already appended but is older than the last %d batches or not a batch start (next expected %d)", h.pid, h.seq, recentBatches, st.next)
+	return verdictReject, 0, fmt.Sprintf("producer %d: sequence %d was already appended but is older than the last %d batches or not a batch start (next expected %d)", h.pid, h.seq, recentBatches, st.next)
 }
 
-// record notes an appended batch.
-func (id *idempotence) record(h idemHeaders, count int, base uint64) {
+// record notes an appended batch and returns the producer's new next
+// sequence.
+func (id *idempotence) record(h idemHeaders, count int, base uint64) uint64 {
 	st := id.producers[h.pid]
 	if st == nil {
 		st = &producerState{}
@@ -123,6 +142,7 @@ func (id *idempotence) record(h idemHeaders, count int, base uint64) {
 		st.n++
 	}
 	st.next = h.seq + uint64(count)
+	return st.next
 }
 
 // rebuildIdempotence replays a log's batches into a fresh table.

@@ -11,6 +11,13 @@ package broker
 // topic's or broker's max message bytes (10); idempotence sequence (45, or a
 // duplicate answered with its original offset and code 0, not appended).
 //
+// An idempotent batch whose sequence skips ahead of its producer's next one
+// is not answered 45 at once: it waits, without the partition's lock, for
+// the batches before it (reorder.go), because a client pipelining batches
+// on separate QUIC streams cannot make them arrive in order. Only when
+// Config.IdempotenceReorderWindow or timeout_ms passes with the gap open is
+// it answered 45; a negative window restores the immediate 45.
+//
 // Acks: None and Leader append and answer after the append (None still gets
 // the real base offset, which the client may ignore); All, Majority and
 // Custom(n) append with fsync in durable mode before answering (there are no
@@ -22,7 +29,9 @@ package broker
 // Departures from upstream: upstream accepts any batch without the checks
 // above (no auth, ACL, size or idempotence), and a malformed body is
 // answered 0xFF here like there, but trailing bytes after the body are
-// rejected here.
+// rejected here. The reorder wait is a departure upstream does not need,
+// having no idempotence extension; WIRE.md only says a batch that skips
+// ahead is answered 45, which with the wait holds once the window passes.
 
 import (
 	"context"
@@ -131,37 +140,77 @@ func (n *node) handleProduce(ctx context.Context, c *connection, body []byte) re
 	defer cancel()
 	stop := context.AfterFunc(b.stopCtx, cancel)
 	defer stop()
-	if !p.acquire(wait) {
-		if ctx.Err() != nil || b.stopCtx.Err() != nil {
-			return reply{drop: true}
+	held := false // the batch has waited in the reorder buffer
+	for {
+		if !p.acquire(wait) {
+			if ctx.Err() != nil || b.stopCtx.Err() != nil {
+				return reply{drop: true}
+			}
+			return produceErr(wire.ErrRequestTimedOut.Code, fmt.Sprintf("timed out after %d ms waiting for partition %s/%d", req.TimeoutMs, req.Topic, req.PartitionID))
 		}
-		return produceErr(wire.ErrRequestTimedOut.Code, fmt.Sprintf("timed out after %d ms waiting for partition %s/%d", req.TimeoutMs, req.Topic, req.PartitionID))
+		if held && b.leaderOf(p) != n.index {
+			p.release()
+			return produceErr(wire.ErrNotLeader.Code, fmt.Sprintf("%s stopped leading %s/%d while the batch waited for its predecessors: refresh metadata", n.id, req.Topic, req.PartitionID))
+		}
+		res := n.appendLocked(p, &req, idem, !held && b.cfg.IdempotenceReorderWindow > 0)
+		p.release()
+		if res.waiter != nil {
+			held = true
+			woken, drop, waited := b.holdBatch(ctx, wait, p, res.waiter)
+			if drop {
+				return reply{drop: true}
+			}
+			if !woken {
+				b.log.Debug("gap not filled within the reorder window", "topic", p.topic, "partition", p.id, "pid", idem.pid, "seq", idem.seq, "waited", waited)
+				return produceErr(wire.ErrOutOfOrderSequence.Code, fmt.Sprintf("%s; not filled while the batch waited %v for its predecessors", res.msg, waited.Round(time.Millisecond)))
+			}
+			continue
+		}
+		if res.code == 0 && !res.dup {
+			b.appended(p)
+		}
+		if inj != nil {
+			return injectedReply(inj, wire.TypeProduce)
+		}
+		if res.code != 0 {
+			return produceErr(res.code, res.msg)
+		}
+		return reply{frame: encodeProduce(&wire.ProduceResponse{Offset: res.base})}
 	}
-	base, code, msg := n.appendLocked(p, &req, idem)
-	p.release()
-	if code == 0 && msg == "" {
-		b.appended(p)
-	}
-	if inj != nil {
-		return injectedReply(inj, wire.TypeProduce)
-	}
-	if code != 0 {
-		return produceErr(code, msg)
-	}
-	return reply{frame: encodeProduce(&wire.ProduceResponse{Offset: base})}
+}
+
+// appendResult is the outcome of appendLocked.
+type appendResult struct {
+	base uint64
+	code uint32 // wire error code; 0 = appended or duplicate
+	msg  string // the error message; for a waiting batch, its code 45 message
+	dup  bool   // a duplicate answered with its original base
+	// waiter is set when the batch is ahead of its producer's next sequence
+	// and now waits in the reorder buffer; nothing was appended.
+	waiter *reorderWaiter
 }
 
 // appendLocked runs the idempotence check and the append; p.lock is held.
-// A duplicate returns its original base with code 0 and msg "dup".
-func (n *node) appendLocked(p *partition, req *wire.ProduceRequest, idem idemHeaders) (uint64, uint32, string) {
+// mayHold lets a batch that skips ahead wait in the reorder buffer instead
+// of being answered 45.
+func (n *node) appendLocked(p *partition, req *wire.ProduceRequest, idem idemHeaders, mayHold bool) appendResult {
 	if idem.present {
-		dup, base, m := p.idem.check(idem, len(req.Records))
-		if m != "" {
-			return 0, wire.ErrOutOfOrderSequence.Code, m
-		}
-		if dup {
+		v, base, m := p.idem.check(idem)
+		switch v {
+		case verdictDuplicate:
 			n.b.log.Debug("duplicate batch", "topic", p.topic, "partition", p.id, "pid", idem.pid, "seq", idem.seq, "base", base)
-			return base, 0, "dup"
+			return appendResult{base: base, dup: true}
+		case verdictReject:
+			return appendResult{code: wire.ErrOutOfOrderSequence.Code, msg: m}
+		case verdictAhead:
+			if !mayHold {
+				return appendResult{code: wire.ErrOutOfOrderSequence.Code, msg: m}
+			}
+			if w := p.reorder.add(idem.pid, idem.seq); w != nil {
+				n.b.log.Debug("batch waits for its predecessors", "topic", p.topic, "partition", p.id, "pid", idem.pid, "seq", idem.seq)
+				return appendResult{msg: m, waiter: w}
+			}
+			return appendResult{code: wire.ErrOutOfOrderSequence.Code, msg: fmt.Sprintf("%s; %d later batches of this producer already wait for earlier sequences", m, maxReorderWaiting)}
 		}
 	}
 	sync := req.Acks.Level >= wire.AckMajority
@@ -172,10 +221,34 @@ func (n *node) appendLocked(p *partition, req *wire.ProduceRequest, idem idemHea
 		if errors.Is(err, errLogClosed) {
 			code = wire.ErrNotLeader.Code
 		}
-		return 0, code, "append failed: " + err.Error()
+		return appendResult{code: code, msg: "append failed: " + err.Error()}
 	}
 	if idem.present {
-		p.idem.record(idem, len(req.Records), base)
+		p.reorder.advance(idem.pid, p.idem.record(idem, len(req.Records), base))
 	}
-	return base, 0, ""
+	return appendResult{base: base}
+}
+
+// holdBatch waits until w is woken (its predecessors were appended), the
+// reorder window passes, or wait ends (the request's timeout, the
+// connection, or the broker closing). woken means check the batch again;
+// drop means the connection or broker ended; otherwise the gap stayed open
+// for waited.
+func (b *Broker) holdBatch(ctx, wait context.Context, p *partition, w *reorderWaiter) (woken, drop bool, waited time.Duration) {
+	start := time.Now()
+	t := time.NewTimer(b.cfg.IdempotenceReorderWindow)
+	defer t.Stop()
+	select {
+	case <-w.ready:
+		return true, false, time.Since(start)
+	case <-t.C:
+	case <-wait.Done():
+	}
+	if !p.reorder.remove(w) {
+		return true, false, time.Since(start) // woken as the wait ended
+	}
+	if ctx.Err() != nil || b.stopCtx.Err() != nil {
+		return false, true, time.Since(start)
+	}
+	return false, false, time.Since(start)
 }

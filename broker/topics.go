@@ -32,6 +32,9 @@ type partition struct {
 	log   partitionLog
 	lock  chan struct{}
 	idem  *idempotence // guarded by lock
+	// reorder holds idempotent batches waiting for their predecessors;
+	// see reorder.go.
+	reorder *reorder
 
 	// leader is the index of the node leading this partition; guarded by
 	// Broker.mu.
@@ -93,6 +96,7 @@ func (b *Broker) createTopicLocked(name string, n int) (*topic, error) {
 		}
 		p := &partition{topic: name, id: uint32(i), log: l, lock: make(chan struct{}, 1), leader: home, notify: make(chan struct{})}
 		p.idem = rebuildIdempotence(l)
+		p.reorder = newReorder()
 		t.partitions = append(t.partitions, p)
 	}
 	b.topics[name] = t
@@ -187,6 +191,13 @@ func (b *Broker) lookup(name string, id uint32) (*partition, int, uint32, string
 	leader := p.leader
 	b.mu.RUnlock()
 	return p, leader, 0, ""
+}
+
+// leaderOf returns the index of the node leading p.
+func (b *Broker) leaderOf(p *partition) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return p.leader
 }
 
 // appended wakes the partition's Fetch long polls.

@@ -19,4 +19,19 @@
 // MoveLeader, StopNode, StartNode) live in faults.go and cluster.go.
 //
 // A *Broker is safe for concurrent use.
+//
+// # Departures and open questions
+//
+//   - Fetch beyond the high watermark is answered error_code 1, Kafka's
+//     OFFSET_OUT_OF_RANGE (not retriable), but WIRE.md's table gives 1 as
+//     "unknown server error" (retriable): a client following WIRE.md alone
+//     retries such a Fetch forever. The code is kept as Kafka numbers it;
+//     the message ("offset out of range: ...") and the answer's
+//     high_watermark distinguish it. WIRE.md needs a decision here (see
+//     fetch.go).
+//   - Idempotent batches that arrive before their predecessors (pipelined
+//     on separate QUIC streams, which QUIC does not order) wait up to
+//     Config.IdempotenceReorderWindow for them instead of being answered 45
+//     at once as WIRE.md describes (see reorder.go). Upstream has no
+//     idempotence extension and so no such wait.
 package broker

@@ -11,8 +11,16 @@ package broker
 //
 // Error codes: 58 before authentication when Auth.Required; 3 for an unknown
 // topic or partition; 6 when this node does not lead the partition; 1 with
-// a message naming the high watermark when fetch_offset is beyond it (Kafka
-// calls this OFFSET_OUT_OF_RANGE, code 1). Reads are not subject to the ACL.
+// a message naming the high watermark when fetch_offset is beyond it. Reads
+// are not subject to the ACL.
+//
+// Code 1 beyond the high watermark is Kafka's numbering (OFFSET_OUT_OF_RANGE
+// is 1 there, and not retriable: the client must pick another offset). It
+// conflicts with WIRE.md's table, where 1 is "unknown server error" and
+// retriable, so a client that follows only WIRE.md would retry such a Fetch
+// forever. The code is kept (it is what Kafka clients expect); the message,
+// which starts "offset out of range", and the high_watermark field of the
+// answer tell the two apart. doc.go lists this among the open questions.
 //
 // Departures from upstream: the long poll, the leader check and the
 // auth check are this broker's; upstream answers from its local storage.

@@ -46,7 +46,11 @@ type BatcherConfig struct {
 	Partition int32
 	// BatchSize closes a batch at this many records.
 	BatchSize int
-	// BatchBytes closes a batch at this many bytes of records.
+	// BatchBytes bounds the record bytes of one request, counted as the
+	// broker counts them (wire.Record.Size of every record as written:
+	// compressed value, codec header, trace headers and, on the first
+	// record, the idempotence headers). A batch closes when the next record
+	// would not fit; a single record larger than BatchBytes travels alone.
 	BatchBytes int
 	// Linger is how long an open batch waits for more records; 0 sends as
 	// soon as a request slot is free.
@@ -86,12 +90,22 @@ type BatcherConfig struct {
 	Logger *slog.Logger
 }
 
+// idemOverhead is what the idempotence headers (rmq-pid and rmq-seq, eight
+// bytes each) add to the wire size of the first record of a batch.
+var idemOverhead = func() int {
+	stamped := wire.Record{Headers: []wire.Header{
+		{Key: wire.HeaderProducerID, Value: make([]byte, 8)},
+		{Key: wire.HeaderSequence, Value: make([]byte, 8)},
+	}}
+	return stamped.Size() - (&wire.Record{}).Size()
+}()
+
 // batch is one produce request's worth of records. Its (pid, seq) stamp is
 // assigned when it is first sent and changes only when the broker has said
 // the batch was not written (code 45) and the producer id was rotated.
 type batch struct {
 	recs       []*Record
-	bytes      int
+	bytes      int // record bytes as the broker counts them
 	pid, seq   uint64
 	body       []byte
 	sends      int // attempts made
@@ -266,8 +280,9 @@ func (b *batcher) add(r *Record) {
 	if len(b.queue) == 0 {
 		b.openSince = time.Now()
 	}
+	r.wireSize = r.Wire.Size()
 	b.queue = append(b.queue, r)
-	b.queueBytes += r.Wire.Size()
+	b.queueBytes += r.wireSize
 	if r.Ctx != nil {
 		b.ctxQueued++
 	}
@@ -310,12 +325,21 @@ func (b *batcher) progress() {
 	b.maybeSend()
 }
 
+// overhead is what a batch adds to the wire size of its records: the
+// idempotence headers of the first record.
+func (b *batcher) overhead() int {
+	if b.cfg.Idempotent {
+		return idemOverhead
+	}
+	return 0
+}
+
 // ready reports whether the open batch should be closed now.
 func (b *batcher) ready(now time.Time) bool {
 	if len(b.queue) == 0 {
 		return false
 	}
-	return len(b.queue) >= b.cfg.BatchSize || b.queueBytes >= b.cfg.BatchBytes || b.flushing ||
+	return len(b.queue) >= b.cfg.BatchSize || b.queueBytes+b.overhead() >= b.cfg.BatchBytes || b.flushing ||
 		b.cfg.Linger <= 0 || now.Sub(b.openSince) >= b.cfg.Linger
 }
 
@@ -360,14 +384,16 @@ func (b *batcher) maybeSend() {
 }
 
 // form takes the next batch off the queue, failing records whose context
-// ended or whose delivery deadline passed on the way.
+// ended or whose delivery deadline passed on the way. The batch holds at
+// most BatchSize records and BatchBytes of record bytes as written (the
+// idempotence headers included), unless its first record alone is larger.
 func (b *batcher) form(now time.Time) *batch {
-	bt := &batch{}
+	bt := &batch{bytes: b.overhead()}
 	var dropped []*Record
 	n := 0
 	for n < len(b.queue) && len(bt.recs) < b.cfg.BatchSize {
 		r := b.queue[n]
-		sz := r.Wire.Size()
+		sz := r.wireSize
 		if len(bt.recs) > 0 && bt.bytes+sz > b.cfg.BatchBytes {
 			break
 		}
@@ -737,7 +763,7 @@ func (b *batcher) sweep() {
 				break
 			}
 			b.queue[n].Err = err
-			b.queueBytes -= b.queue[n].Wire.Size()
+			b.queueBytes -= b.queue[n].wireSize
 			n++
 		}
 		dropped = append(dropped, b.queue[:n]...)
@@ -748,7 +774,7 @@ func (b *batcher) sweep() {
 		for _, r := range b.queue {
 			if err := expired(r); err != nil {
 				r.Err = err
-				b.queueBytes -= r.Wire.Size()
+				b.queueBytes -= r.wireSize
 				dropped = append(dropped, r)
 				continue
 			}

@@ -73,6 +73,11 @@ type Record struct {
 	Offset int64
 	// Err is the failure, nil on success.
 	Err error
+
+	// wireSize is Wire.Size() once the batcher has queued the record (its
+	// value compressed and its codec header added); the batcher's byte
+	// accounting uses it.
+	wireSize int
 }
 
 // cancelled returns the cause of the record's context when it has ended.

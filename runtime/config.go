@@ -181,8 +181,15 @@ type ProducerConfig struct {
 	Idempotence Idempotence
 	// BatchSize closes a batch at this many records. Default 1000.
 	BatchSize int
-	// BatchBytes closes a batch at this many bytes; a larger single message
-	// travels alone. Default 1 MiB.
+	// BatchBytes bounds the record bytes of one produce request, counted
+	// as brokers count them against their max message bytes: each record's
+	// encoded size as written (key, value after compression, headers with
+	// the codec, trace and, on the first record, idempotence headers,
+	// timestamp and length prefixes). A batch closes before the record that
+	// would take it past BatchBytes, so a BatchBytes no larger than the
+	// broker's max message bytes never has a batch refused as too large. A
+	// single message larger than BatchBytes (but within MaxMessageBytes) is
+	// sent in a request of its own. Default 1 MiB.
 	BatchBytes int
 	// Linger is how long a partition's open batch waits for more messages
 	// while a request slot is free. Negative means do not wait. Default 5ms.

@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&users, "user", "NAME:PASSWORD enabling PLAIN and SCRAM authentication (repeatable)")
 	jwtSecret := fs.String("jwt-secret-file", "", "HMAC secret for JWT authentication")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	reorder := fs.Duration("idempotence-reorder-window", broker.DefaultIdempotenceReorderWindow,
+		"how long an idempotent batch that arrives ahead of its predecessors waits for them before code 45; negative: answer 45 at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,14 +68,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--log-level %q: %w", *logLevel, err)
 	}
 	cfg := broker.Config{
-		Listen:           *listen,
-		Topics:           map[string]int{},
-		AutoCreateTopics: *autoCreate,
-		DataDir:          *dataDir,
-		NoALPN:           *noALPN,
-		MaxRequestBytes:  *maxReq,
-		Brokers:          *brokers,
-		Logger:           slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Listen:                   *listen,
+		Topics:                   map[string]int{},
+		AutoCreateTopics:         *autoCreate,
+		DataDir:                  *dataDir,
+		NoALPN:                   *noALPN,
+		MaxRequestBytes:          *maxReq,
+		Brokers:                  *brokers,
+		IdempotenceReorderWindow: *reorder,
+		Logger:                   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	for _, t := range topics {
 		name, n, ok := strings.Cut(t, ":")

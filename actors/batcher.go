@@ -164,6 +164,7 @@ type batcher struct {
 	lingerSet  bool
 	flushing   bool
 	sweepSet   bool
+	formed     bool // a batch was formed since the last sweep
 	retrySet   bool
 	retryTimer *time.Timer
 
@@ -416,6 +417,7 @@ func (b *batcher) form(now time.Time) *batch {
 		bt.bytes += sz
 	}
 
+	b.formed = true
 	// Drop the taken records from the front without moving the rest; append
 	// reallocates (copying only live records) when the capacity runs out.
 	b.dequeued(b.queue[:n])
@@ -739,50 +741,68 @@ func (b *batcher) rotate(why string) {
 		slog.Uint64("old", old), slog.Uint64("new", b.pid), slog.String("reason", why))
 }
 
-// sweep fails queued records whose context ended or deadline passed, and
-// abandons stalled batches past their deadline.
+// batcherSweepInterval is the period of a batcher's sweep while it holds
+// queued records.
+const batcherSweepInterval = 4 * sweepInterval
+
+// sweep runs every batcherSweepInterval while records are queued. Its cost
+// does not grow with the queue while the queue moves:
+//
+//   - Delivery deadlines are checked from the head only. Records are queued
+//     in acceptance order and share the producer's delivery timeout, so
+//     their deadlines (nearly) grow along the queue; the first record still
+//     in time ends the check. A record whose deadline passed behind a later
+//     one is caught when it reaches the head or when [batcher.form] takes
+//     it, which fails it instead of writing it.
+//   - Contexts are checked by form, once per record, when the record is
+//     taken for a request: a record whose context ended is failed with the
+//     context's cause and never written. Its result therefore comes when
+//     the batch it would join closes, which Linger bounds while the
+//     partition can send. Only when no batch was formed during a whole
+//     sweep period (no leader, a stalled retry, a long Linger) does the
+//     sweep look at every queued record with a context, so that such
+//     records still get their result within about two sweep periods.
+//
+// It also abandons stalled batches past their deadline.
 func (b *batcher) sweep() {
 	now := time.Now()
-	var dropped []*Record
-	expired := func(r *Record) error {
-		if err := r.cancelled(); err != nil {
-			return err
+	n := 0
+	for n < len(b.queue) {
+		r := b.queue[n]
+		if r.Deadline.IsZero() || !now.After(r.Deadline) {
+			break
 		}
-		if !r.Deadline.IsZero() && now.After(r.Deadline) {
-			return fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
-		}
-		return nil
+		r.Err = fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
+		b.queueBytes -= r.wireSize
+		n++
 	}
-	if b.ctxQueued == 0 {
-		// Without contexts only deadlines matter, and they grow along the
-		// queue (acceptance order): look at the head only.
-		n := 0
-		for n < len(b.queue) {
-			err := expired(b.queue[n])
-			if err == nil {
-				break
-			}
-			b.queue[n].Err = err
-			b.queueBytes -= b.queue[n].wireSize
-			n++
-		}
+	var dropped []*Record
+	if n > 0 {
 		dropped = append(dropped, b.queue[:n]...)
+		b.dequeued(dropped)
 		clear(b.queue[:n])
 		b.queue = b.queue[n:]
-	} else {
+	}
+	if !b.formed && b.ctxQueued > 0 {
 		keep := b.queue[:0]
+		var cancelled []*Record
 		for _, r := range b.queue {
-			if err := expired(r); err != nil {
+			if err := r.cancelled(); err != nil {
 				r.Err = err
 				b.queueBytes -= r.wireSize
-				dropped = append(dropped, r)
+				cancelled = append(cancelled, r)
 				continue
 			}
 			keep = append(keep, r)
 		}
 		clear(b.queue[len(keep):])
 		b.queue = keep
-		b.dequeued(dropped)
+		b.dequeued(cancelled)
+		dropped = append(dropped, cancelled...)
+	}
+	b.formed = false
+	if len(b.queue) == 0 {
+		b.flushing = false
 	}
 	if len(dropped) > 0 {
 		b.deliver(dropped)
@@ -800,7 +820,7 @@ func (b *batcher) armSweep() {
 		return
 	}
 	b.sweepSet = true
-	b.after(sweepInterval*4, &sweepTick{})
+	b.after(batcherSweepInterval, &sweepTick{})
 }
 
 // failAll fails every record the batcher holds. With inFlightToo the

@@ -60,7 +60,11 @@ type Record struct {
 	Deadline time.Time
 	// Ctx is the caller's context. A record whose Ctx ends before the record
 	// is put into a request is failed with the context's cause and never
-	// written; once written, Ctx no longer matters. nil means never.
+	// written; once written, Ctx no longer matters. nil means never. The
+	// batcher looks at Ctx when it forms the batch the record would join,
+	// so the failure comes when that batch closes (Linger bounds it while
+	// the partition can send), or within two sweep periods (about 400ms)
+	// while the partition forms no batch at all.
 	Ctx context.Context
 	// Span is the span context of the message's "create" span (invalid when
 	// tracing is off); the send span of the batch links to it.

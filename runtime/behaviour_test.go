@@ -381,3 +381,55 @@ func TestHealth(t *testing.T) {
 	}
 	t.Fatalf("no healthy connection: %+v", rt.Health())
 }
+
+// countingCtx counts the calls of Done, which is how the actors look at a
+// message's context.
+type countingCtx struct {
+	context.Context
+	n *atomic.Int64
+}
+
+func (c countingCtx) Done() <-chan struct{} {
+	c.n.Add(1)
+	return c.Context.Done()
+}
+
+// TestContextCheckedOncePerMessage: while a partition's queue drains batch
+// by batch, each message's context is looked at a bounded number of times
+// (on acceptance and when its batch is formed), however long it queues.
+// The batcher's periodic sweep used to look at every queued message with a
+// context on every tick, a cost that grew with the queue.
+func TestContextCheckedOncePerMessage(t *testing.T) {
+	t.Parallel()
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"t": 1}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "t", rmq.ProducerConfig{MaxInFlight: 1, BatchSize: 1000, Linger: -1})
+	if _, err := p.Send(ctxTimeout(t, 10*time.Second), msg(0)); err != nil {
+		t.Fatal(err)
+	}
+	// 20 batches, answered one at a time 60 ms apart: the queue lives for
+	// more than a second, several sweep periods.
+	b.SetResponseDelay(60 * time.Millisecond)
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls atomic.Int64
+	ctx := countingCtx{Context: base, n: &calls}
+	const n = 20_000
+	c := newCounter(n)
+	for i := range n {
+		if err := p.SendAsync(ctx, msg(i), c.cb(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.wait(t, 30*time.Second)
+	b.SetResponseDelay(0)
+	for i, err := range c.errs {
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if got := calls.Load(); got > 3*n {
+		t.Fatalf("contexts looked at %d times for %d messages", got, n)
+	}
+	t.Logf("contexts looked at %d times for %d messages", calls.Load(), n)
+}

@@ -243,7 +243,9 @@ func (p *Producer) Send(ctx context.Context, m *Message) (*Result, error) {
 // without deadlocking (Flush and Close from a callback do not wait for the
 // callbacks still queued behind it). ctx bounds the wait for buffer space;
 // if it ends before the message is put into a request, the message is not
-// written and cb gets the context's cause.
+// written and cb gets the context's cause: when the batch the message
+// would have joined closes (within Linger while the partition can send),
+// or within about 400ms while the partition cannot send at all.
 func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*Result, error)) error {
 	e, err := p.prepare(ctx, m, time.Now())
 	if err != nil {

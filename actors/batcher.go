@@ -487,11 +487,11 @@ func (b *batcher) send(bt *batch) {
 	bt.sentAt = now
 	bt.predAcked = !b.cfg.Idempotent || bt.pid != b.pid || bt.seq <= b.ackedEnd
 	b.bm.sent(bt.addr, len(bt.recs), len(bt.body))
-	var sc trace.SpanContext
+	var span trace.Span
 	if b.cfg.Tracer != nil {
 		bt.span = startSendSpan(b.cfg, bt)
-		if bt.span != nil {
-			sc = bt.span.SpanContext()
+		if bt.span != nil && bt.span.IsRecording() {
+			span = bt.span
 		}
 	}
 	b.sys.Root.Send(b.leader, &Request{
@@ -500,7 +500,7 @@ func (b *batcher) send(bt *batch) {
 		Deadline: now.Add(b.cfg.RequestTimeout),
 		ReplyTo:  b.self,
 		ID:       bt.reqID,
-		Trace:    sc,
+		Span:     span,
 	})
 	// A safety net for a response that never comes (the connection actor
 	// was stopped for good, the message went to dead letters).

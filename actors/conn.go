@@ -213,7 +213,7 @@ func (a *connActor) onRequest(r *Request) {
 		a.reply(r, nil, fmt.Errorf("%w: %s: %d requests already waiting", ErrNotConnected, a.cfg.Addr, len(a.queue)), 0)
 		return
 	}
-	if s := sendSpanOf(r); s != nil {
+	if s := r.Span; s != nil {
 		s.AddEvent(EventConnQueued, trace.WithAttributes(attribute.String(AttrServerAddress, a.cfg.Addr), attribute.Int("rustmq.connection.queue", len(a.queue))))
 	}
 	a.queue = append(a.queue, r)
@@ -229,7 +229,7 @@ func (a *connActor) run(r *Request) {
 		if !r.Deadline.IsZero() {
 			ctx, cancel = context.WithDeadline(ctx, r.Deadline)
 		}
-		span := sendSpanOf(r)
+		span := r.Span
 		if span != nil {
 			span.AddEvent(EventConnWritten, trace.WithAttributes(attribute.Int("rustmq.request.bytes", len(r.Body))))
 		}

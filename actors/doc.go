@@ -22,8 +22,8 @@
 // # Trace context
 //
 // Every [Record] carries the span context of the message's "create" span
-// (Record.Span) and every [Request] the span context of the "send" span of
-// its attempt (Request.Trace). Trace context travels in these fields, not
+// (Record.Span) and every produce [Request] the recording "send" span of
+// its attempt (Request.Span, nil when not sampled). Trace context travels in these fields, not
 // in protoactor envelope headers (actor.WithSenderMiddleware and
 // actor.WithReceiverMiddleware with actor.MessageEnvelope). Middleware
 // would wrap every message in an envelope and allocate a header map per
@@ -46,9 +46,8 @@
 // create span of each record; each sampled create span gets a link back to
 // every send span that carried it, with the attempt number. The
 // connection actor adds [EventConnQueued], [EventConnWritten] and
-// [EventConnResponse] to the send span, which it finds by the span id of
-// Request.Trace in a table of live recording send spans; a send span is one
-// per request, so those events cost nothing per message.
+// [EventConnResponse] to the send span it finds in Request.Span; a send
+// span is one per request, so those events cost nothing per message.
 //
 // Sampling: the create span follows the provider's sampler under the
 // caller's span, and an unsampled create span gets no events. A send span

@@ -122,8 +122,11 @@ type Request struct {
 	Deadline time.Time
 	ReplyTo  *actor.PID
 	ID       uint64
-	// Trace is the span context of the stage that issued the request.
-	Trace trace.SpanContext
+	// Span is the recording span of the attempt this request is (the
+	// batcher's "send" span), to which the connection actor adds its
+	// events; nil when the attempt is not traced or not sampled. It is safe
+	// for concurrent use and ignores events once ended.
+	Span trace.Span
 }
 
 // Response is the outcome of a [Request].

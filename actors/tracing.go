@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -136,23 +135,6 @@ func eventRetry(recs []*Record, attempt int, err error, delay time.Duration) {
 	}
 }
 
-// liveSendSpans maps the span id of every recording send span to the span,
-// so that the connection actor, which receives only the span context in
-// [Request.Trace], can add its events to it. Entries exist from the start of
-// a sampled send span to its end; unsampled and absent spans never enter.
-var liveSendSpans sync.Map // trace.SpanID -> trace.Span
-
-// sendSpanOf returns the recording send span of a request, nil if none.
-func sendSpanOf(r *Request) trace.Span {
-	if !r.Trace.IsSampled() {
-		return nil
-	}
-	if s, ok := liveSendSpans.Load(r.Trace.SpanID()); ok {
-		return s.(trace.Span)
-	}
-	return nil
-}
-
 // startSendSpan starts the "send <topic>" span (kind CLIENT) of one attempt
 // of bt, linked to the creation span of every record in it. It returns nil,
 // starting nothing, when records carry span contexts and none of them is
@@ -199,7 +181,6 @@ func startSendSpan(cfg BatcherConfig, bt *batch) trace.Span {
 	_, span := cfg.Tracer.Start(context.Background(), "send "+cfg.Topic,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...), trace.WithAttributes(attrs...))
 	if span.IsRecording() {
-		liveSendSpans.Store(span.SpanContext().SpanID(), span)
 		linkSend(bt, span.SpanContext())
 	}
 	return span
@@ -210,12 +191,9 @@ func endSendSpan(bt *batch, err error) {
 	if bt.span == nil {
 		return
 	}
-	if bt.span.IsRecording() {
-		liveSendSpans.Delete(bt.span.SpanContext().SpanID())
-		if err != nil {
-			bt.span.SetAttributes(attribute.String(AttrErrorType, errorType(err)))
-			bt.span.SetStatus(codes.Error, err.Error())
-		}
+	if err != nil && bt.span.IsRecording() {
+		bt.span.SetAttributes(attribute.String(AttrErrorType, errorType(err)))
+		bt.span.SetStatus(codes.Error, err.Error())
 	}
 	bt.span.End()
 	bt.span = nil

@@ -109,7 +109,7 @@ func (p *Producer) routerProps() *actor.Props {
 	}
 	return actors.NewRouterProps(actors.RouterConfig{
 		Metadata:   p.rt.metadata,
-		Sink:       p,
+		Sink:       producerSink{p},
 		BatchSize:  pc.BatchSize,
 		BatchBytes: pc.BatchBytes,
 		NewBatcher: func(topic string, partition int32) *actor.Props {
@@ -119,7 +119,7 @@ func (p *Producer) routerProps() *actor.Props {
 				Acks: acks, Idempotent: pc.idempotent(), NewProducerID: newProducerID,
 				RequestTimeout: pc.RequestTimeout, Backoff: pc.RetryBackoff, MaxRetries: maxRetries,
 				Codec: pc.Compression, CompressThreshold: pc.CompressThreshold,
-				Metadata: p.rt.metadata, Sink: p, Counters: &p.counters, Meters: meters, Tracer: p.tracer,
+				Metadata: p.rt.metadata, Sink: producerSink{p}, Counters: &p.counters, Meters: meters, Tracer: p.tracer,
 				ClientID: rc.ClientID, Logger: p.rt.log,
 			})
 		},
@@ -363,9 +363,18 @@ func batchErr(results []*Result) error {
 	return be
 }
 
-// Deliver implements actors.Sink: it records each result, releases buffer
-// space, and wakes Send or queues the SendAsync callback.
-func (p *Producer) Deliver(recs []*actors.Record) {
+// producerSink is the [actors.Sink] of a producer's router and batchers. It
+// is a type of its own so that Deliver is not part of Producer's API.
+type producerSink struct{ p *Producer }
+
+var _ actors.Sink = producerSink{}
+
+// Deliver implements actors.Sink.
+func (s producerSink) Deliver(recs []*actors.Record) { s.p.deliver(recs) }
+
+// deliver records each result, releases buffer space, and wakes Send or
+// queues the SendAsync callback.
+func (p *Producer) deliver(recs []*actors.Record) {
 	var async []*envelope
 	var bytes int64
 	for _, r := range recs {

@@ -1,0 +1,27 @@
+package runtime_test
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/rustmq/rustmq-go/actors"
+	rmq "github.com/rustmq/rustmq-go/runtime"
+)
+
+// TestProducerAPI pins the exported methods of *Producer: only what users
+// should call. Deliver, the actors' sink, used to be one of them.
+func TestProducerAPI(t *testing.T) {
+	typ := reflect.TypeFor[*rmq.Producer]()
+	var got []string
+	for m := range typ.Methods() {
+		got = append(got, m.Name)
+	}
+	want := []string{"Close", "Flush", "Metrics", "Send", "SendAsync", "SendBatch", "Stream"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("exported methods of *Producer: %v, want %v", got, want)
+	}
+	if _, ok := any(&rmq.Producer{}).(actors.Sink); ok {
+		t.Fatal("*Producer implements actors.Sink: users can deliver results")
+	}
+}

@@ -83,16 +83,31 @@ type (
 		rtt time.Duration
 		err error
 	}
+	probeDone struct {
+		gen uint64
+		rtt time.Duration
+		err error
+	}
 )
 
 // connActor owns one broker connection. It is rebuilt from scratch on every
 // restart: all it keeps across a restart is its PID (named by address).
+//
+// A new connection is not "connected" until a first request on it has
+// succeeded: right after the dial the actor runs a health check (a
+// Metadata request) and holds queued requests back until it answers. With
+// TLS 1.3 the client's handshake completes before the broker has checked
+// the client certificate, so a broker that refuses the client (no or an
+// untrusted certificate under mTLS) is only found out by using the
+// connection; the probe makes that a failed dial, with the broker's
+// reason, instead of a "connected" state that fails on first use.
 type connActor struct {
 	cfg     ConnConfig
 	sys     *actor.ActorSystem
 	self    *actor.PID
-	gen     uint64 // identifies this incarnation's goroutines and timers
-	conn    Conn
+	gen     uint64             // identifies this incarnation's goroutines and timers
+	conn    Conn               // the dialled connection, probed or not
+	ready   bool               // conn answered its first request
 	cancel  context.CancelFunc // cancels the dial
 	queue   []*Request
 	timer   *time.Timer
@@ -126,8 +141,10 @@ func (a *connActor) Receive(c actor.Context) {
 		a.onRequest(m)
 	case *dialDone:
 		a.onDialDone(m)
+	case *probeDone:
+		a.onProbeDone(m)
 	case *connLost:
-		if m.gen != a.gen || a.conn == nil {
+		if m.gen != a.gen || !a.ready {
 			return
 		}
 		a.cfg.Health.setState(a.cfg.Addr, StateFailed, m.cause)
@@ -180,10 +197,44 @@ func (a *connActor) onDialDone(m *dialDone) {
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: m.err})
 	}
 	a.conn = m.conn
+	// Probe the connection before declaring it connected. A loss while the
+	// probe runs fails the probe, so the loss watcher starts only after.
+	conn, sys, self, gen, timeout := a.conn, a.sys, a.self, a.gen, a.cfg.ConnectTimeout
+	go func() {
+		rtt, err := healthCheck(conn, timeout)
+		sys.Root.Send(self, &probeDone{gen: gen, rtt: rtt, err: err})
+	}()
+}
+
+// onProbeDone completes the connection: on success it becomes connected
+// and releases the queued requests; on failure the dial counts as failed
+// with the probe's error.
+func (a *connActor) onProbeDone(m *probeDone) {
+	if m.gen != a.gen || a.stopped || a.conn == nil {
+		return
+	}
+	if m.err != nil {
+		err := m.err
+		if a.conn.Context().Err() != nil {
+			// The broker closed the connection: its reason says more than
+			// the request's.
+			if cause := context.Cause(a.conn.Context()); cause != nil {
+				err = cause
+			}
+		}
+		_ = a.conn.Close()
+		a.conn = nil
+		a.cfg.Health.setState(a.cfg.Addr, StateFailed, err)
+		a.cfg.Logger.Warn("rustmq: first request on a new connection failed", slog.String("broker", a.cfg.Addr), slog.Any("error", err))
+		a.failQueue(err)
+		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: err})
+	}
+	a.ready = true
 	a.cfg.Health.setState(a.cfg.Addr, StateConnected, nil)
 	a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) {
-		b.Principal = m.conn.Principal()
-		b.ALPN = m.conn.ALPN()
+		b.Principal = a.conn.Principal()
+		b.ALPN = a.conn.ALPN()
+		b.RTT = m.rtt
 	})
 	if n := a.cfg.Health.restarts(a.cfg.Addr); n > 0 {
 		a.cfg.Logger.Info("rustmq: reconnected", slog.String("broker", a.cfg.Addr), slog.Int("restarts", n))
@@ -205,7 +256,7 @@ func (a *connActor) onDialDone(m *dialDone) {
 }
 
 func (a *connActor) onRequest(r *Request) {
-	if a.conn != nil {
+	if a.ready {
 		a.run(r)
 		return
 	}
@@ -278,24 +329,31 @@ func (a *connActor) armHealth() {
 }
 
 func (a *connActor) onHealthTick(m *healthTick) {
-	if m.gen != a.gen || a.conn == nil {
+	if m.gen != a.gen || !a.ready {
 		return
 	}
 	conn, sys, self, gen := a.conn, a.sys, a.self, a.gen
 	timeout := a.cfg.ConnectTimeout
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		req := wire.MetadataRequest{}
-		start := time.Now()
-		body, err := conn.Do(ctx, wire.TypeMetadata, req.Append(nil))
-		rtt := time.Since(start)
-		if err == nil {
-			var resp wire.MetadataResponse
-			err = resp.Unmarshal(body)
-		}
+		rtt, err := healthCheck(conn, timeout)
 		sys.Root.Send(self, &healthResult{gen: gen, rtt: rtt, err: err})
 	}()
+}
+
+// healthCheck runs one Metadata request for no topic on conn and returns
+// its duration. It runs in its own goroutine, never in Receive.
+func healthCheck(conn Conn, timeout time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req := wire.MetadataRequest{}
+	start := time.Now()
+	body, err := conn.Do(ctx, wire.TypeMetadata, req.Append(nil))
+	rtt := time.Since(start)
+	if err == nil {
+		var resp wire.MetadataResponse
+		err = resp.Unmarshal(body)
+	}
+	return rtt, err
 }
 
 // shutdown releases the incarnation's resources: queued requests fail with

@@ -11,9 +11,11 @@ type ConnState int
 
 // Connection states, in the order a connection actor goes through them.
 const (
-	// StateConnecting: a dial is in progress.
+	// StateConnecting: a dial, or the first request on a new connection,
+	// is in progress.
 	StateConnecting ConnState = iota
-	// StateConnected: the connection is up and serves requests.
+	// StateConnected: the connection is up, answered its first request
+	// (a health check run right after the dial) and serves requests.
 	StateConnected
 	// StateFailed: the last dial failed or the connection was lost; the
 	// supervisor restarts the actor after a backoff.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,67 @@ func TestMTLSAndAuthorization(t *testing.T) {
 	if _, err := p.Send(ctxTimeout(t, 10*time.Second), &rmq.Message{Payload: []byte("ok again")}); err != nil {
 		t.Fatalf("Send after the refusal: %v", err)
 	}
+}
+
+// TestMTLSWithoutClientCert: against a broker that requires client
+// certificates, a runtime without one never reports the broker as
+// connected (TLS 1.3 lets the client finish its handshake before the
+// broker checks the certificate, so the connection must answer a request
+// first); Health shows the failure with the broker's reason, and Send
+// fails with that reason instead of hanging until its context ends.
+func TestMTLSWithoutClientCert(t *testing.T) {
+	t.Parallel()
+	ca, err := devcert.NewCA("mtls test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ca.IssueServer("localhost", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := ca.WriteCA(caFile); err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.Start(context.Background(), broker.Config{
+		Topics: map[string]int{"orders": 1}, Certificate: &server, ClientCAs: ca.Pool(), RequireClientCert: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	rt := newRuntime(t, []string{b.Addr()}, caFile, nil)
+	var failed *rmq.BrokerHealth
+	for deadline := time.Now().Add(10 * time.Second); failed == nil && time.Now().Before(deadline); {
+		for _, h := range rt.Health() {
+			switch h.State {
+			case "connected":
+				t.Fatalf("health says connected: %+v", h)
+			case "failed":
+				failed = &h
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if failed == nil {
+		t.Fatalf("no failure reported: %+v", rt.Health())
+	}
+	if failed.LastError == nil || !strings.Contains(failed.LastError.Error(), "certificate") {
+		t.Fatalf("health error %v does not mention the certificate", failed.LastError)
+	}
+	p := newProducer(t, rt, "orders", rmq.ProducerConfig{})
+	start := time.Now()
+	_, err = p.Send(ctxTimeout(t, 20*time.Second), &rmq.Message{Payload: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Send: %v, want an error about the certificate", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Send took %v to fail", d)
+	}
+	for _, h := range rt.Health() {
+		if h.State == "connected" {
+			t.Fatalf("health says connected: %+v", h)
+		}
+	}
+	t.Logf("health: %v; send: %v", failed.LastError, err)
 }

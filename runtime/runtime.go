@@ -48,7 +48,12 @@ type Runtime struct {
 type BrokerHealth struct {
 	// Addr is the broker's host:port.
 	Addr string
-	// State is "connecting", "connected", "failed" or "stopped".
+	// State is "connecting", "connected", "failed" or "stopped". A
+	// connection is "connected" only once the broker has answered a first
+	// request on it (a health check right after the dial): a broker that
+	// refuses the client after the handshake, such as an mTLS broker
+	// given no client certificate, shows "failed" with its reason in
+	// LastError.
 	State string
 	// LastError is the last dial, connection or health-check failure since
 	// the last success; nil if none.

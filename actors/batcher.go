@@ -180,6 +180,7 @@ type batcher struct {
 	spareBodies [][]byte
 	aborted     error
 	timers      map[uint64]*time.Timer
+	quit        chan struct{} // closed when this incarnation stops
 }
 
 // NewBatcherProps returns the props of the batcher of one partition.
@@ -206,6 +207,7 @@ func (b *batcher) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		b.sys, b.self = c.ActorSystem(), c.Self()
+		b.quit = make(chan struct{})
 		if b.cfg.Idempotent {
 			b.pid = b.cfg.NewProducerID()
 		}
@@ -250,6 +252,11 @@ func (b *batcher) Receive(c actor.Context) {
 		b.aborted = m.Err
 		b.failAll(m.Err, true)
 	case *actor.Stopping, *actor.Restarting:
+		select {
+		case <-b.quit:
+		default:
+			close(b.quit)
+		}
 		b.failAll(ErrClosed, true)
 		for _, t := range b.timers {
 			t.Stop()
@@ -304,9 +311,17 @@ func (b *batcher) dequeued(recs []*Record) {
 	}
 }
 
+// after sends msg to the batcher after d, unless it has stopped by then
+// (mail to a stopped actor would only reach the dead letters).
 func (b *batcher) after(d time.Duration, msg any) *time.Timer {
-	sys, self := b.sys, b.self
-	return time.AfterFunc(d, func() { sys.Root.Send(self, msg) })
+	sys, self, quit := b.sys, b.self, b.quit
+	return time.AfterFunc(d, func() {
+		select {
+		case <-quit:
+		default:
+			sys.Root.Send(self, msg)
+		}
+	})
 }
 
 func (b *batcher) askLeader(refresh bool) {

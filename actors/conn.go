@@ -112,6 +112,7 @@ type connActor struct {
 	queue   []*Request
 	timer   *time.Timer
 	stopped bool
+	quit    chan struct{} // closed when this incarnation shuts down
 }
 
 var genCounter = newAtomicCounter()
@@ -136,6 +137,7 @@ func (a *connActor) Receive(c actor.Context) {
 		a.sys = c.ActorSystem()
 		a.self = c.Self()
 		a.gen = genCounter.next()
+		a.quit = make(chan struct{})
 		a.startDial()
 	case *Request:
 		a.onRequest(m)
@@ -170,15 +172,34 @@ func (a *connActor) Receive(c actor.Context) {
 	}
 }
 
+// tell returns a function that sends a message to this incarnation from
+// another goroutine or a timer, unless the incarnation has shut down: mail
+// to a stopped actor would only reach the dead letters. It reports whether
+// it sent.
+func (a *connActor) tell() func(msg any) bool {
+	sys, self, quit := a.sys, a.self, a.quit
+	return func(msg any) bool {
+		select {
+		case <-quit:
+			return false
+		default:
+			sys.Root.Send(self, msg)
+			return true
+		}
+	}
+}
+
 func (a *connActor) startDial() {
 	a.cfg.Health.setState(a.cfg.Addr, StateConnecting, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ConnectTimeout)
 	a.cancel = cancel
-	gen, sys, self, dial, addr := a.gen, a.sys, a.self, a.cfg.Dial, a.cfg.Addr
+	gen, tell, dial, addr := a.gen, a.tell(), a.cfg.Dial, a.cfg.Addr
 	go func() {
 		conn, err := dial(ctx, addr)
 		cancel()
-		sys.Root.Send(self, &dialDone{gen: gen, conn: conn, err: err})
+		if !tell(&dialDone{gen: gen, conn: conn, err: err}) && conn != nil {
+			_ = conn.Close()
+		}
 	}()
 }
 
@@ -199,10 +220,10 @@ func (a *connActor) onDialDone(m *dialDone) {
 	a.conn = m.conn
 	// Probe the connection before declaring it connected. A loss while the
 	// probe runs fails the probe, so the loss watcher starts only after.
-	conn, sys, self, gen, timeout := a.conn, a.sys, a.self, a.gen, a.cfg.ConnectTimeout
+	conn, tell, gen, timeout := a.conn, a.tell(), a.gen, a.cfg.ConnectTimeout
 	go func() {
 		rtt, err := healthCheck(conn, timeout)
-		sys.Root.Send(self, &probeDone{gen: gen, rtt: rtt, err: err})
+		tell(&probeDone{gen: gen, rtt: rtt, err: err})
 	}()
 }
 
@@ -241,11 +262,13 @@ func (a *connActor) onProbeDone(m *probeDone) {
 	} else {
 		a.cfg.Logger.Info("rustmq: connected", slog.String("broker", a.cfg.Addr))
 	}
-	gen, sys, self, conn := a.gen, a.sys, a.self, a.conn
+	gen, tell, conn := a.gen, a.tell(), a.conn
 	go func() {
+		// shutdown closes quit before it closes the connection, so a loss
+		// it causes itself is not reported to a stopped actor.
 		ctx := conn.Context()
 		<-ctx.Done()
-		sys.Root.Send(self, &connLost{gen: gen, cause: context.Cause(ctx)})
+		tell(&connLost{gen: gen, cause: context.Cause(ctx)})
 	}()
 	q := a.queue
 	a.queue = nil
@@ -324,19 +347,19 @@ func (a *connActor) armHealth() {
 	if a.cfg.HealthInterval <= 0 || a.stopped {
 		return
 	}
-	gen, sys, self := a.gen, a.sys, a.self
-	a.timer = time.AfterFunc(a.cfg.HealthInterval, func() { sys.Root.Send(self, &healthTick{gen: gen}) })
+	gen, tell := a.gen, a.tell()
+	a.timer = time.AfterFunc(a.cfg.HealthInterval, func() { tell(&healthTick{gen: gen}) })
 }
 
 func (a *connActor) onHealthTick(m *healthTick) {
 	if m.gen != a.gen || !a.ready {
 		return
 	}
-	conn, sys, self, gen := a.conn, a.sys, a.self, a.gen
+	conn, tell, gen := a.conn, a.tell(), a.gen
 	timeout := a.cfg.ConnectTimeout
 	go func() {
 		rtt, err := healthCheck(conn, timeout)
-		sys.Root.Send(self, &healthResult{gen: gen, rtt: rtt, err: err})
+		tell(&healthResult{gen: gen, rtt: rtt, err: err})
 	}()
 }
 
@@ -360,6 +383,13 @@ func healthCheck(conn Conn, timeout time.Duration) (time.Duration, error) {
 // a retriable error, the dial is cancelled, the connection closed.
 func (a *connActor) shutdown(state ConnState) {
 	a.stopped = true
+	if a.quit != nil {
+		select {
+		case <-a.quit:
+		default:
+			close(a.quit)
+		}
+	}
 	if a.timer != nil {
 		a.timer.Stop()
 	}

@@ -232,6 +232,15 @@ type SpawnChild struct {
 	Reply chan SpawnResult
 }
 
+// StopChild asks a parent actor (see [NewParentProps]) to stop one of its
+// children. Done is closed once the parent has seen the child terminate (at
+// once if PID is not its child), so that stopping the parent afterwards
+// sends nothing to the stopped child.
+type StopChild struct {
+	PID  *actor.PID
+	Done chan struct{}
+}
+
 // SpawnResult answers [SpawnChild].
 type SpawnResult struct {
 	PID *actor.PID

@@ -7,16 +7,22 @@ import (
 // parentActor spawns children on request and supervises them with the
 // strategy of its props. The runtime's top-level supervisor and its
 // producers supervisor are parent actors.
-type parentActor struct{}
+type parentActor struct {
+	stopping map[string][]chan struct{} // child PID id -> StopChild waiters
+}
 
 // NewParentProps returns the props of an actor that spawns a child for each
-// *[SpawnChild] it receives and applies strategy to its children's failures.
+// *[SpawnChild] it receives, stops one for each *[StopChild], and applies
+// strategy to its children's failures.
 func NewParentProps(strategy actor.SupervisorStrategy) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &parentActor{} }, actor.WithSupervisor(strategy))
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &parentActor{stopping: make(map[string][]chan struct{})}
+	}, actor.WithSupervisor(strategy))
 }
 
 func (a *parentActor) Receive(c actor.Context) {
-	if m, ok := c.Message().(*SpawnChild); ok {
+	switch m := c.Message().(type) {
+	case *SpawnChild:
 		var pid *actor.PID
 		var err error
 		if m.Name == "" {
@@ -25,6 +31,26 @@ func (a *parentActor) Receive(c actor.Context) {
 			pid, err = c.SpawnNamed(m.Props, m.Name)
 		}
 		m.Reply <- SpawnResult{PID: pid, Err: err}
+	case *StopChild:
+		isChild := false
+		for _, ch := range c.Children() {
+			if ch.Equal(m.PID) {
+				isChild = true
+				break
+			}
+		}
+		if !isChild {
+			close(m.Done)
+			return
+		}
+		a.stopping[m.PID.Id] = append(a.stopping[m.PID.Id], m.Done)
+		c.Stop(m.PID)
+	case *actor.Terminated:
+		// protoactor has removed the child from the children by now.
+		for _, done := range a.stopping[m.Who.Id] {
+			close(done)
+		}
+		delete(a.stopping, m.Who.Id)
 	}
 }
 
@@ -35,6 +61,7 @@ type connSupervisor struct {
 	conns    map[string]*actor.PID
 	byID     map[string]string // PID id -> address
 	watchers map[string][]*actor.PID
+	stopping bool
 }
 
 // NewConnSupervisorProps returns the props of the connections supervisor.
@@ -73,6 +100,10 @@ func (a *connSupervisor) Receive(c actor.Context) {
 			a.addWatcher(m.Addr, m.ReplyTo)
 			c.Send(m.ReplyTo, &ConnReady{Addr: m.Addr, PID: pid})
 		}
+	case *actor.Stopping:
+		// The runtime is shutting down: the watchers are stopping too, and
+		// ConnGone would only reach the dead letters.
+		a.stopping = true
 	case *actor.Terminated:
 		addr, ok := a.byID[m.Who.Id]
 		if !ok {
@@ -80,6 +111,9 @@ func (a *connSupervisor) Receive(c actor.Context) {
 		}
 		delete(a.byID, m.Who.Id)
 		delete(a.conns, addr)
+		if a.stopping {
+			return
+		}
 		for _, w := range a.watchers[addr] {
 			c.Send(w, &ConnGone{Addr: addr})
 		}

@@ -52,6 +52,10 @@ type router struct {
 	timer   *time.Timer
 	perPart map[*actor.PID][]*Record // scratch for Records messages
 	aborted error
+	// stopping is set once the router is stopping: its batchers are being
+	// stopped, so nothing is forwarded to them any more (it would reach the
+	// dead letters) and records that still arrive fail with ErrClosed.
+	stopping bool
 }
 
 // NewRouterProps returns the props of a producer's router.
@@ -90,6 +94,9 @@ func (a *router) Receive(c actor.Context) {
 	case *TopicInfo:
 		a.onTopicInfo(c, m)
 	case *FlushNow:
+		if a.stopping {
+			return
+		}
 		for _, t := range a.topics {
 			if len(t.waiting) > 0 {
 				t.flushAfter = true // flush them too once metadata routes them
@@ -104,6 +111,9 @@ func (a *router) Receive(c actor.Context) {
 		a.aborted = m.Err
 		for _, t := range a.topics {
 			a.failWaiting(t, func(*Record) error { return m.Err })
+			if a.stopping {
+				continue
+			}
 			for _, pid := range t.batchers {
 				if pid != nil {
 					c.Send(pid, &Abort{Err: m.Err})
@@ -117,6 +127,10 @@ func (a *router) Receive(c actor.Context) {
 		a.swept = false
 		a.sweep()
 	case *actor.Stopping:
+		a.stopping = true
+		if a.aborted == nil {
+			a.aborted = ErrClosed
+		}
 		if a.timer != nil {
 			a.timer.Stop()
 		}

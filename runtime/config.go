@@ -111,8 +111,10 @@ type Config struct {
 	// Upstream brokers read at most 8 KiB per request; the development
 	// broker reads any size. Default transport.DefaultMaxRequestBytes.
 	MaxRequestBytes int64
-	// Logger receives the runtime's and protoactor's logs. Default: discard
-	// everything.
+	// Logger receives the runtime's logs and protoactor's, the latter one
+	// level lower than protoactor logs them (its INFO lines at DEBUG, its
+	// ERROR lines at WARN): they are the actor system's internals. Default:
+	// discard everything.
 	Logger *slog.Logger
 	// TracerProvider creates the spans of each message's path. Default nil:
 	// no tracing, at near-zero cost.

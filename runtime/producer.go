@@ -492,7 +492,19 @@ func (p *Producer) close(ctx context.Context) error {
 		_ = p.known.wait(grace)
 		cancel()
 	}
-	p.rt.sys.Root.Stop(p.router)
+	// The producers supervisor stops the router and says when it has seen
+	// it terminate (within ctx), so that a runtime shutdown afterwards does
+	// not stop it a second time: a Stop to a terminated actor is a dead
+	// letter. abortGrace bounds the wait should the supervisor be gone.
+	stopped := make(chan struct{})
+	p.rt.sys.Root.Send(p.rt.producers, &actors.StopChild{PID: p.router, Done: stopped})
+	grace := time.NewTimer(abortGrace)
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+	case <-grace.C:
+	}
+	grace.Stop()
 	p.rt.forget(p)
 	p.unregisterMetrics()
 	p.delivery.close()

@@ -100,7 +100,9 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, &ConfigError{Field: "TLS", Value: cfg.TLS.CAFile, Reason: err.Error(), Err: err}
 	}
 	opts := []actor.ConfigOption{
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("lib", "protoactor") }),
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(demoteHandler{log.Handler()}).With("lib", "protoactor")
+		}),
 		actor.WithDeadLetterThrottleInterval(100 * time.Millisecond),
 	}
 	if cfg.ActorMetrics {

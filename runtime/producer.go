@@ -38,10 +38,12 @@ type Producer struct {
 	// metricsReg is the registration of the producer's metrics callback;
 	// nil without a MeterProvider.
 	metricsReg metric.Registration
-	// createOpts are the start options of create spans of the producer's
-	// topic; nil without tracing or topic.
-	createOpts []trace.SpanStartOption
-	createName string // "create <topic>"
+	// create holds the name and attributes of create spans of the
+	// producer's topic; nil without tracing or topic. createOther caches
+	// those of other topics named by messages (topic -> *createSpec).
+	create      *createSpec
+	createOther sync.Map
+	createN     atomic.Int32 // entries in createOther
 
 	accepted, delivered, failed atomic.Int64
 
@@ -73,8 +75,7 @@ func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
 	}
 	p.delivery = newDeliveryQueue(p.finished.done)
 	if p.tracer != nil && topic != "" {
-		p.createOpts = p.createStartOptions(topic)
-		p.createName = "create " + topic
+		p.create = p.newCreateSpec(topic)
 	}
 	return p
 }

@@ -14,23 +14,59 @@ import (
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
-// createStartOptions returns the start options of create spans of topic:
-// the kind and the attributes known before the message is routed. They are
-// built once for the producer's topic and on the fly for others.
-func (p *Producer) createStartOptions(topic string) []trace.SpanStartOption {
-	if topic == p.topic && p.createOpts != nil {
-		return p.createOpts
-	}
-	return []trace.SpanStartOption{
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
+// createSpec is what every create span of one topic starts with: its name
+// and the attributes known before the message is routed.
+type createSpec struct {
+	name  string
+	attrs []attribute.KeyValue
+}
+
+// createStartOptions are the start options of every create span. The
+// attributes are not among them: an option carrying attributes is copied
+// into a fresh configuration on every Start, sampled or not, and the span
+// name already tells a sampler the topic. They are set once the sampler
+// has decided to record the span.
+var createStartOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
+
+// maxCreateSpecs bounds the cached create specs of topics other than the
+// producer's; beyond it they are built per message.
+const maxCreateSpecs = 256
+
+func (p *Producer) newCreateSpec(topic string) *createSpec {
+	return &createSpec{
+		name: "create " + topic,
+		attrs: []attribute.KeyValue{
 			attribute.String(actors.AttrMessagingSystem, actors.SystemName),
 			attribute.String(actors.AttrDestinationName, topic),
 			attribute.String(actors.AttrOperationName, "create"),
 			attribute.String(actors.AttrOperationType, "create"),
 			attribute.String(actors.AttrClientID, p.rt.cfg.ClientID),
-		),
+		},
 	}
+}
+
+// createSpecOf returns the create span spec of topic, cached.
+func (p *Producer) createSpecOf(topic string) *createSpec {
+	if p.create != nil && topic == p.topic {
+		return p.create
+	}
+	if s, ok := p.createOther.Load(topic); ok {
+		return s.(*createSpec)
+	}
+	s := p.newCreateSpec(topic)
+	if p.createN.Load() < maxCreateSpecs {
+		if _, loaded := p.createOther.LoadOrStore(topic, s); !loaded {
+			p.createN.Add(1)
+		}
+	}
+	return s
+}
+
+// tpHeader holds a message's traceparent header and its value in one
+// allocation, for the common message without headers of its own.
+type tpHeader struct {
+	hs [1]Header
+	tp [55]byte
 }
 
 // startCreateSpan starts the message's "create <topic>" span (kind PRODUCER)
@@ -38,20 +74,27 @@ func (p *Producer) createStartOptions(topic string) []trace.SpanStartOption {
 // as W3C traceparent (and tracestate when there is one), unless the message
 // already has a traceparent header. An unsampled span's context is written
 // too, with the sampled flag clear, so that downstream services keep the
-// trace and its decision.
+// trace and its decision. Unsampled, the cost is the SDK's Start and one
+// allocation for the header; attributes are set only on recording spans.
 func (p *Producer) startCreateSpan(ctx context.Context, e *envelope) {
-	name := p.createName
-	if e.rec.Topic != p.topic {
-		name = "create " + e.rec.Topic
-	}
-	_, span := p.tracer.Start(ctx, name, p.createStartOptions(e.rec.Topic)...)
+	spec := p.createSpecOf(e.rec.Topic)
+	_, span := p.tracer.Start(ctx, spec.name, createStartOptions...)
 	e.span = span
 	sc := span.SpanContext()
 	e.rec.Span = sc
+	if span.IsRecording() {
+		span.SetAttributes(spec.attrs...)
+	}
 	if !sc.IsValid() {
 		return
 	}
 	hs := e.rec.Wire.Headers
+	if len(hs) == 0 && sc.TraceState().Len() == 0 {
+		h := &tpHeader{}
+		h.hs[0] = Header{Key: wire.HeaderTraceparent, Value: appendTraceparent(h.tp[:0], sc)}
+		e.rec.Wire.Headers = h.hs[:]
+		return
+	}
 	if _, has := wire.HeaderValue(hs, wire.HeaderTraceparent); has {
 		return
 	}
@@ -68,8 +111,12 @@ func (p *Producer) startCreateSpan(ctx context.Context, e *envelope) {
 
 // traceparent encodes sc as a W3C traceparent value (version 00).
 func traceparent(sc trace.SpanContext) []byte {
+	return appendTraceparent(make([]byte, 0, 55), sc)
+}
+
+// appendTraceparent appends sc's W3C traceparent value (55 bytes) to buf.
+func appendTraceparent(buf []byte, sc trace.SpanContext) []byte {
 	const hexDigits = "0123456789abcdef"
-	buf := make([]byte, 0, 55)
 	buf = append(buf, "00-"...)
 	tid, sid := sc.TraceID(), sc.SpanID()
 	for _, c := range tid {

@@ -117,7 +117,10 @@ type Config struct {
 	// discard everything.
 	Logger *slog.Logger
 	// TracerProvider creates the spans of each message's path. Default nil:
-	// no tracing, at near-zero cost.
+	// no tracing, at near-zero cost. A sampler deciding on a message's
+	// "create <topic>" span sees its name, kind and parent; the messaging
+	// attributes are set once the span records, so that unsampled messages
+	// do not pay for them.
 	TracerProvider trace.TracerProvider
 	// MeterProvider receives the runtime's metrics (the messaging
 	// conventions' messaging.client.operation.duration and

@@ -646,6 +646,9 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 	bt.lastErr = &ProduceError{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Broker: bt.addr, Principal: principal, Err: err}
 	endSendSpan(bt, err)
 	b.stalled = true
+	// The sweep abandons the batch at its deadline should nothing else
+	// move the partition on (no leader answer, for one).
+	b.armSweep()
 	switch {
 	case isLeaderError(err):
 		bt.notWritten = true
@@ -778,7 +781,8 @@ const batcherSweepInterval = 4 * sweepInterval
 //     sweep look at every queued record with a context, so that such
 //     records still get their result within about two sweep periods.
 //
-// It also abandons stalled batches past their deadline.
+// It also abandons stalled batches past their deadline; it keeps running
+// while failed batches wait, even with nothing queued.
 func (b *batcher) sweep() {
 	now := time.Now()
 	n := 0
@@ -825,7 +829,7 @@ func (b *batcher) sweep() {
 	if b.stalled {
 		b.resumeHead()
 	}
-	if len(b.queue) > 0 {
+	if len(b.queue) > 0 || (b.stalled && len(b.batches) > 0) {
 		b.armSweep()
 	}
 }
@@ -847,6 +851,7 @@ func (b *batcher) failAll(err error, inFlightToo bool) {
 		b.deliverErr(q, err)
 	}
 	keep := b.batches[:0]
+	spent := false
 	for _, bt := range b.batches {
 		if bt.inFlight && !inFlightToo {
 			keep = append(keep, bt)
@@ -855,11 +860,33 @@ func (b *batcher) failAll(err error, inFlightToo bool) {
 		if bt.inFlight {
 			b.finishRequest(bt, err)
 		}
+		spent = spent || (b.cfg.Idempotent && bt.pid == b.pid)
 		endSendSpan(bt, err)
 		b.deliverErr(bt.recs, err)
 	}
 	clear(b.batches[len(keep):])
 	b.batches = keep
+	// A failed batch leaves a hole in its producer id's sequence (the
+	// broker may never have seen it) that no later batch can fill: later
+	// batches start over under a fresh producer id. Batches still in flight
+	// keep theirs and are restamped if the broker says they were not
+	// written, as after an abandoned batch.
+	if spent && !inFlightToo {
+		b.rotate("batches failed before they were acknowledged")
+	}
+	if b.stalled && !b.needsStall() && !b.anyInFlight() {
+		b.stalled = false
+	}
+}
+
+// anyInFlight reports whether a request of the batcher awaits its outcome.
+func (b *batcher) anyInFlight() bool {
+	for _, bt := range b.batches {
+		if bt.inFlight {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *batcher) deliverErr(recs []*Record, err error) {

@@ -265,7 +265,9 @@ func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*Result, e
 // no results. The returned error is nil when every message succeeded, else
 // a *BatchError (errors.Is/As see each distinct failure; use [FirstErr] for
 // the first). If ctx ends while waiting, the results not yet known carry
-// the context's error.
+// the context's error. Messages are handed on as buffer space allows, so a
+// batch larger than MaxBufferedBytes or MaxBufferedRecords is sent in parts
+// rather than waiting for space it holds itself.
 func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) ([]*Result, error) {
 	now := time.Now()
 	envs := make([]*envelope, len(msgs))
@@ -281,35 +283,30 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) ([]*Result, e
 		envs[i] = e
 	}
 	results := make([]*Result, len(msgs))
-	accepted := 0
+	// Space is reserved message by message and the reserved messages are
+	// handed to the router before waiting for more: space frees only as
+	// results come in, so holding it while blocked would wait forever on a
+	// batch larger than the buffer, or on two batches that each hold part.
+	accepted, reserved := 0, 0
 	var acceptErr error
-	for i, e := range envs {
-		if err := p.limiter.acquire(ctx, int64(e.rec.Size), p.cfg.FailWhenFull); err != nil {
-			acceptErr = err
-			break
+	for reserved < len(envs) {
+		size := int64(envs[reserved].rec.Size)
+		if !p.limiter.tryAcquire(size) {
+			if reserved > accepted {
+				if acceptErr = p.dispatch(envs[accepted:reserved]); acceptErr != nil {
+					break
+				}
+				accepted = reserved
+			}
+			if acceptErr = p.limiter.acquire(ctx, size, p.cfg.FailWhenFull); acceptErr != nil {
+				break
+			}
 		}
-		accepted = i + 1
+		reserved++
 	}
-	if acceptErr == nil || accepted > 0 {
-		p.intake.RLock()
-		if p.closed {
-			p.intake.RUnlock()
-			for _, e := range envs[:accepted] {
-				p.limiter.release(int64(e.rec.Size), 1)
-			}
-			accepted, acceptErr = 0, ErrClosed
-		} else {
-			recs := make([]*actors.Record, accepted)
-			for i, e := range envs[:accepted] {
-				recs[i] = &e.rec
-			}
-			p.known.add(int64(accepted))
-			p.finished.add(int64(accepted))
-			p.accepted.Add(int64(accepted))
-			if accepted > 0 {
-				p.rt.sys.Root.Send(p.router, &actors.Records{Recs: recs})
-			}
-			p.intake.RUnlock()
+	if acceptErr == nil && reserved > accepted {
+		if acceptErr = p.dispatch(envs[accepted:reserved]); acceptErr == nil {
+			accepted = reserved
 		}
 	}
 	for i, e := range envs {
@@ -335,6 +332,29 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) ([]*Result, e
 		}
 	}
 	return results, batchErr(results)
+}
+
+// dispatch hands envs, whose buffer space is reserved, to the router; after
+// Close it releases their space and returns ErrClosed.
+func (p *Producer) dispatch(envs []*envelope) error {
+	p.intake.RLock()
+	defer p.intake.RUnlock()
+	if p.closed {
+		for _, e := range envs {
+			p.limiter.release(int64(e.rec.Size), 1)
+		}
+		return ErrClosed
+	}
+	recs := make([]*actors.Record, len(envs))
+	for i, e := range envs {
+		recs[i] = &e.rec
+	}
+	n := int64(len(envs))
+	p.known.add(n)
+	p.finished.add(n)
+	p.accepted.Add(n)
+	p.rt.sys.Root.Send(p.router, &actors.Records{Recs: recs})
+	return nil
 }
 
 func batchErr(results []*Result) error {

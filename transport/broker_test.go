@@ -10,6 +10,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,6 +219,32 @@ func TestBrokerMutualTLSRotation(t *testing.T) {
 	}
 	// The first connection keeps its identity.
 	if _, err := produce(t, c, "payments", "again from svc-a"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrokerRefusesOversizedRequest pins what Do returns when a request is
+// within Config.MaxRequestBytes but beyond the broker's own limit. The broker
+// stops reading (STOP_SENDING) and answers a 0xFF frame; a large body is
+// still being written when STOP_SENDING arrives, so the write fails, and the
+// answer must still be read: the caller gets the broker's non-retriable
+// explanation, not a retriable stream reset that would be retried forever.
+func TestBrokerRefusesOversizedRequest(t *testing.T) {
+	const brokerMax = 64 << 10
+	b, caFile := startBroker(t, broker.Config{Topics: map[string]int{"t": 1}, MaxRequestBytes: brokerMax})
+	c := dialBroker(t, transport.Config{TLS: transport.TLSConfig{CAFile: caFile}}, b.Addr())
+	for _, size := range []int{brokerMax + 1024, 4 << 20} {
+		req := wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: make([]byte, size)}}, Acks: wire.Acks{Level: wire.AckLeader}, TimeoutMs: 5000}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Do(ctx, wire.TypeProduce, req.Append(nil))
+		cancel()
+		var be *transport.BrokerError
+		if !errors.As(err, &be) || !strings.Contains(be.Message, "request too large") || transport.IsRetriable(err) {
+			t.Fatalf("%d-byte value: got %v (retriable %v), want the broker's non-retriable 'request too large' frame", size, err, transport.IsRetriable(err))
+		}
+	}
+	// The connection stays usable.
+	if _, err := produce(t, c, "t", "small"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -158,9 +158,36 @@ func (c *Conn) roundTrip(ctx context.Context, reqType byte, body []byte) ([]byte
 	defer stop()
 
 	if err := writeFrame(str, reqType, body); err != nil {
-		str.CancelRead(streamCodeCancelled)
-		return nil, c.failure(ctx, reqType, "write", err)
+		if !stoppedByPeer(err) || ctx.Err() != nil {
+			str.CancelRead(streamCodeCancelled)
+			return nil, c.failure(ctx, reqType, "write", err)
+		}
+		// The broker stopped reading the request (STOP_SENDING), as the
+		// development broker does past its maximum request size, but its
+		// answer may still follow on the receive side: a 0xFF frame saying
+		// why is worth more than a bare, retriable stream reset.
+		resp, rerr := c.readResponse(str, reqType)
+		if rerr != nil {
+			if errors.Is(rerr, ErrResponseTooLarge) {
+				return nil, rerr
+			}
+			return nil, c.failure(ctx, reqType, "write", err)
+		}
+		return parseResponse(c.addr, reqType, resp)
 	}
+	resp, err := c.readResponse(str, reqType)
+	if err != nil {
+		if errors.Is(err, ErrResponseTooLarge) {
+			return nil, err
+		}
+		return nil, c.failure(ctx, reqType, "read", err)
+	}
+	return parseResponse(c.addr, reqType, resp)
+}
+
+// readResponse reads the answer frame to FIN, cancelling the receive side
+// on failure.
+func (c *Conn) readResponse(str *quic.Stream, reqType byte) ([]byte, error) {
 	resp, err := readAll(str, c.maxResp+1)
 	if err != nil {
 		if errors.Is(err, ErrResponseTooLarge) {
@@ -169,9 +196,16 @@ func (c *Conn) roundTrip(ctx context.Context, reqType byte, body []byte) ([]byte
 				ErrResponseTooLarge, requestName(reqType), c.addr, c.maxResp)
 		}
 		str.CancelRead(streamCodeCancelled)
-		return nil, c.failure(ctx, reqType, "read", err)
+		return nil, err
 	}
-	return parseResponse(c.addr, reqType, resp)
+	return resp, nil
+}
+
+// stoppedByPeer reports a write that failed because the broker asked this
+// stream's send side to stop (STOP_SENDING) while the connection stayed up.
+func stoppedByPeer(err error) bool {
+	se, ok := errors.AsType[*quic.StreamError](err)
+	return ok && se.Remote && !isConnLevel(err)
 }
 
 // parseResponse checks a response frame against the request type and

@@ -99,6 +99,19 @@ var idemOverhead = func() int {
 	return stamped.Size() - (&wire.Record{}).Size()
 }()
 
+// WireSize returns the record bytes r adds to a produce request sent alone,
+// as brokers count them against their max message bytes: its encoded size
+// (wire.Record.Size) plus, when idempotent, the idempotence headers the
+// batcher stamps on the first record of a batch. Compression never makes it
+// larger: a value is compressed only when the record shrinks on the wire.
+func WireSize(r *wire.Record, idempotent bool) int {
+	n := r.Size()
+	if idempotent {
+		n += idemOverhead
+	}
+	return n
+}
+
 // batch is one produce request's worth of records. Its (pid, seq) stamp is
 // assigned when it is first sent and changes only when the broker has said
 // the batch was not written (code 45) and the producer id was rotated.
@@ -180,6 +193,10 @@ type batcher struct {
 	aborted     error
 	timers      map[uint64]*time.Timer
 	quit        chan struct{} // closed when this incarnation stops
+	// codecHeader is the rmq-codec header of compressed values and
+	// codecOverhead what it adds to a record's wire size.
+	codecHeader   wire.Header
+	codecOverhead int
 }
 
 // NewBatcherProps returns the props of the batcher of one partition.
@@ -197,8 +214,15 @@ func NewBatcherProps(cfg BatcherConfig) *actor.Props {
 	if cfg.BatchBytes <= 0 {
 		cfg.BatchBytes = math.MaxInt
 	}
+	var codecHeader wire.Header
+	codecOverhead := 0
+	if cfg.Codec != compress.None {
+		codecHeader = wire.Header{Key: wire.HeaderCodec, Value: []byte(cfg.Codec.String())}
+		codecOverhead = (&wire.Record{Headers: []wire.Header{codecHeader}}).Size() - (&wire.Record{}).Size()
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &batcher{cfg: cfg, bm: newBatchMetrics(cfg), timers: make(map[uint64]*time.Timer)}
+		return &batcher{cfg: cfg, bm: newBatchMetrics(cfg), timers: make(map[uint64]*time.Timer),
+			codecHeader: codecHeader, codecOverhead: codecOverhead}
 	})
 }
 
@@ -266,7 +290,9 @@ func (b *batcher) Receive(c actor.Context) {
 	}
 }
 
-// add compresses r's value if asked to and queues r.
+// add compresses r's value if asked to and queues r. A compressed value is
+// kept only when it saves more than the codec header costs, so that
+// compression never makes a record larger on the wire.
 func (b *batcher) add(r *Record) {
 	if b.aborted != nil {
 		b.deliverErr([]*Record{r}, b.aborted)
@@ -275,12 +301,11 @@ func (b *batcher) add(r *Record) {
 	if b.cfg.Codec != compress.None && len(r.Wire.Value) >= b.cfg.CompressThreshold {
 		if _, has := wire.HeaderValue(r.Wire.Headers, wire.HeaderCodec); !has {
 			out, err := b.cfg.Codec.Compress(nil, r.Wire.Value)
-			if err == nil && len(out) < len(r.Wire.Value) {
+			if err == nil && len(out)+b.codecOverhead < len(r.Wire.Value) {
 				b.cfg.Counters.CompressedIn.Add(int64(len(r.Wire.Value)))
 				b.cfg.Counters.CompressedOut.Add(int64(len(out)))
 				r.Wire.Value = out
-				r.Wire.Headers = append(r.Wire.Headers[:len(r.Wire.Headers):len(r.Wire.Headers)],
-					wire.Header{Key: wire.HeaderCodec, Value: []byte(b.cfg.Codec.String())})
+				r.Wire.Headers = append(r.Wire.Headers[:len(r.Wire.Headers):len(r.Wire.Headers)], b.codecHeader)
 			}
 		}
 	}

@@ -1,12 +1,16 @@
 package runtime_test
 
 import (
+	"bytes"
+	"math/rand"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rustmq/rustmq-go/broker"
 	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/transport/compress"
+	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
 // TestSendBatchLargerThanBuffer: a blocking SendBatch of more messages than
@@ -50,5 +54,39 @@ func TestSendBatchLargerThanBuffer(t *testing.T) {
 	}
 	if m := p.Metrics(); m.BufferedRecords != 0 || m.Delivered != 25+4*8 {
 		t.Fatalf("metrics %+v", m)
+	}
+}
+
+// TestCompressionKeptOnlyWhenRecordShrinks: a value that the codec shrinks
+// by less than the rmq-codec header costs is sent as it is, since the
+// compressed record would be larger on the wire; a value that compresses
+// well is still compressed.
+func TestCompressionKeptOnlyWhenRecordShrinks(t *testing.T) {
+	t.Parallel()
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"t": 1}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "t", rmq.ProducerConfig{Compression: compress.Zstd, CompressThreshold: 16})
+	// 1000 random bytes and 40 zeros: zstd saves about 9 bytes, the codec
+	// header costs 29.
+	barely := make([]byte, 1040)
+	rand.New(rand.NewSource(1)).Read(barely[:1000])
+	if out, err := compress.Zstd.Compress(nil, barely); err != nil || len(out) >= len(barely) || len(barely)-len(out) > 20 {
+		t.Fatalf("test value: zstd gives %d bytes of %d (%v)", len(out), len(barely), err)
+	}
+	well := bytes.Repeat([]byte("compressible "), 100)
+	for _, v := range [][]byte{barely, well} {
+		if _, err := p.Send(ctxTimeout(t, 10*time.Second), &rmq.Message{Payload: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := b.Records("t", 0)
+	if len(stored) != 2 {
+		t.Fatalf("%d records stored", len(stored))
+	}
+	if codec, has := header(stored[0].Headers, wire.HeaderCodec); has || !bytes.Equal(stored[0].Value, barely) {
+		t.Fatalf("barely compressible value stored with codec %q (%v), %d bytes: compression made the record larger", codec, has, len(stored[0].Value))
+	}
+	if codec, has := header(stored[1].Headers, wire.HeaderCodec); !has || codec != "zstd" || len(stored[1].Value) >= len(well) {
+		t.Fatalf("compressible value stored with codec %q (%v), %d bytes", codec, has, len(stored[1].Value))
 	}
 }

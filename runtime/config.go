@@ -207,8 +207,13 @@ type ProducerConfig struct {
 	Compression compress.Codec
 	// CompressThreshold is the smallest value compressed. Default 1024.
 	CompressThreshold int
-	// MaxMessageBytes is the largest message accepted (key, value and
-	// headers); larger ones fail with *MessageTooLargeError. Default 1 MiB.
+	// MaxMessageBytes is the largest message accepted, measured as brokers
+	// measure it against their max message bytes: the record as written in
+	// a produce request (key, value and headers before compression, the
+	// trace headers the producer adds, timestamp and length prefixes) plus
+	// the idempotence headers it may carry. A message within it is never
+	// refused as too large by a broker with the same limit; larger ones
+	// fail with *MessageTooLargeError. Default 1 MiB.
 	MaxMessageBytes int
 	// MaxBufferedBytes bounds the bytes of messages accepted and not yet
 	// completed. Default 64 MiB.

@@ -62,11 +62,13 @@ func (e *ConfigError) Unwrap() []error {
 // MessageTooLargeError says a message exceeds the producer's
 // MaxMessageBytes. errors.Is(err, ErrMessageTooLarge) matches it.
 type MessageTooLargeError struct {
+	// Size is the message's size as written in a produce request (see
+	// ProducerConfig.MaxMessageBytes); Max is the limit.
 	Size, Max int
 }
 
 func (e *MessageTooLargeError) Error() string {
-	return fmt.Sprintf("rustmq: message too large: %d bytes (key, value and headers), limit %d", e.Size, e.Max)
+	return fmt.Sprintf("rustmq: message too large: %d bytes as written (key, value, headers and record framing), limit %d", e.Size, e.Max)
 }
 
 // Is reports whether target is ErrMessageTooLarge.

@@ -149,9 +149,6 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now time.Time) (*env
 		}
 		size += len(h.Key) + len(h.Value)
 	}
-	if size > p.cfg.MaxMessageBytes {
-		return nil, &MessageTooLargeError{Size: size, Max: p.cfg.MaxMessageBytes}
-	}
 	if m.ExplicitPartition && m.Partition < 0 {
 		return nil, fmt.Errorf("%w: %d", ErrInvalidPartition, m.Partition)
 	}
@@ -177,6 +174,14 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now time.Time) (*env
 	e.res = Result{Topic: topic, Partition: -1, Offset: -1, Timestamp: time.UnixMilli(ts.UnixMilli()), Message: m}
 	if p.tracer != nil {
 		p.startCreateSpan(ctx, e)
+	}
+	// Measured as brokers measure it, the trace headers included, so that
+	// a message accepted here is not refused as too large by a broker with
+	// the same limit.
+	if ws := actors.WireSize(&e.rec.Wire, p.cfg.idempotent()); ws > p.cfg.MaxMessageBytes {
+		err := &MessageTooLargeError{Size: ws, Max: p.cfg.MaxMessageBytes}
+		p.abandonSpan(e, err)
+		return nil, err
 	}
 	return e, nil
 }

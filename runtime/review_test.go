@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"bytes"
+	"errors"
 	"math/rand"
 	"sync"
 	"testing"
@@ -88,5 +89,39 @@ func TestCompressionKeptOnlyWhenRecordShrinks(t *testing.T) {
 	}
 	if codec, has := header(stored[1].Headers, wire.HeaderCodec); !has || codec != "zstd" || len(stored[1].Value) >= len(well) {
 		t.Fatalf("compressible value stored with codec %q (%v), %d bytes", codec, has, len(stored[1].Value))
+	}
+}
+
+// TestMaxMessageBytesCountsWireSize: with the producer's MaxMessageBytes
+// equal to the broker's max message bytes, a message the producer accepts
+// is never refused by the broker as too large (code 10): the producer
+// measures the record as written (framing, timestamp, idempotence headers),
+// not just key, value and headers.
+func TestMaxMessageBytesCountsWireSize(t *testing.T) {
+	t.Parallel()
+	const limit = 4096
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"t": 1}, MaxMessageBytes: limit})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "t", rmq.ProducerConfig{MaxMessageBytes: limit})
+	accepted := 0
+	for n := limit - 200; n <= limit; n++ {
+		_, err := p.Send(ctxTimeout(t, 10*time.Second), &rmq.Message{Key: []byte("k"), Payload: make([]byte, n-1)})
+		var tooLarge *rmq.MessageTooLargeError
+		switch {
+		case err == nil:
+			accepted++
+		case errors.As(err, &tooLarge):
+			if tooLarge.Max != limit || tooLarge.Size <= limit {
+				t.Fatalf("%d bytes of key and value: %v", n, err)
+			}
+		default:
+			t.Fatalf("%d bytes of key and value: accepted, then %v", n, err)
+		}
+	}
+	if accepted == 0 {
+		t.Fatal("no message near the limit was accepted")
+	}
+	if got := len(b.Records("t", 0)); got != accepted {
+		t.Fatalf("%d records stored, %d accepted", got, accepted)
 	}
 }

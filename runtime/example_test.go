@@ -138,14 +138,14 @@ func ExampleProducer_Send_errors() {
 	}
 	_, err = p.Send(context.Background(), &rmq.Message{Payload: make([]byte, 2048)})
 	var tooLarge *rmq.MessageTooLargeError
-	fmt.Println(errors.As(err, &tooLarge), tooLarge.Size)
+	fmt.Println(errors.As(err, &tooLarge), tooLarge.Max)
 	_, err = p.Send(context.Background(), nil)
 	fmt.Println(errors.Is(err, rmq.ErrNilMessage))
 	_, err = rmq.New(rmq.Config{})
 	var ce *rmq.ConfigError
 	fmt.Println(errors.As(err, &ce), ce.Field)
 	// Output:
-	// true 2048
+	// true 1024
 	// true
 	// true Brokers
 }

@@ -17,10 +17,10 @@ type deliveryQueue struct {
 	signal  chan struct{}
 	done    chan struct{}
 	gid     atomic.Int64
-	onAfter func(n int64) // called after each callback ran
+	onAfter func(e *envelope) // called after each callback ran
 }
 
-func newDeliveryQueue(onAfter func(int64)) *deliveryQueue {
+func newDeliveryQueue(onAfter func(*envelope)) *deliveryQueue {
 	q := &deliveryQueue{signal: make(chan struct{}, 1), done: make(chan struct{}), onAfter: onAfter}
 	go q.run()
 	return q
@@ -63,10 +63,8 @@ func (q *deliveryQueue) run() {
 		q.mu.Unlock()
 		for i, e := range batch {
 			e.cb(&e.res, e.res.Err)
+			q.onAfter(e)
 			batch[i] = nil
-		}
-		if len(batch) > 0 {
-			q.onAfter(int64(len(batch)))
 		}
 		q.mu.Lock()
 		q.spare = batch[:0]

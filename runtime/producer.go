@@ -32,6 +32,9 @@ type Producer struct {
 	limiter  *limiter
 	known    tracker // accepted messages whose result is not known yet
 	finished tracker // accepted messages whose callback has not run yet
+	// gen counts the messages accepted since the last Flush began; it is
+	// read under intake's read lock and replaced under its write lock.
+	gen      *flushGen
 	delivery *deliveryQueue
 	counters actors.Counters
 	tracer   trace.Tracer
@@ -62,6 +65,19 @@ type envelope struct {
 	cb   func(*Result, error)
 	done chan struct{} // Send's wait; closed when the result is known
 	span trace.Span
+	gen  *flushGen
+}
+
+// flushGen counts the messages accepted between two Flush calls (known:
+// result not known yet; finished: callback not run yet), so that Flush
+// waits for the messages accepted before it and not for those other
+// goroutines keep sending while it waits. A generation takes no messages
+// once replaced.
+type flushGen struct {
+	known, finished tracker
+	// prev is the generation before, nil once it and every older one are
+	// known to be complete.
+	prev atomic.Pointer[flushGen]
 }
 
 func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
@@ -72,8 +88,12 @@ func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
 		limiter:   newLimiter(cfg.MaxBufferedBytes, cfg.MaxBufferedRecords),
 		tracer:    r.tracer,
 		closeDone: make(chan struct{}),
+		gen:       &flushGen{},
 	}
-	p.delivery = newDeliveryQueue(p.finished.done)
+	p.delivery = newDeliveryQueue(func(e *envelope) {
+		e.gen.finished.done(1)
+		p.finished.done(1)
+	})
 	if p.tracer != nil && topic != "" {
 		p.create = p.newCreateSpec(topic)
 	}
@@ -201,6 +221,9 @@ func (p *Producer) accept(ctx context.Context, e *envelope) error {
 	}
 	p.known.add(1)
 	p.finished.add(1)
+	e.gen = p.gen
+	e.gen.known.add(1)
+	e.gen.finished.add(1)
 	p.accepted.Add(1)
 	p.rt.sys.Root.Send(p.router, &e.rec)
 	p.intake.RUnlock()
@@ -353,10 +376,13 @@ func (p *Producer) dispatch(envs []*envelope) error {
 	recs := make([]*actors.Record, len(envs))
 	for i, e := range envs {
 		recs[i] = &e.rec
+		e.gen = p.gen
 	}
 	n := int64(len(envs))
 	p.known.add(n)
 	p.finished.add(n)
+	p.gen.known.add(n)
+	p.gen.finished.add(n)
 	p.accepted.Add(n)
 	p.rt.sys.Root.Send(p.router, &actors.Records{Recs: recs})
 	return nil
@@ -422,6 +448,7 @@ func (p *Producer) deliver(recs []*actors.Record) {
 			async = append(async, e)
 		} else {
 			close(e.done)
+			e.gen.finished.done(1)
 		}
 	}
 	p.limiter.release(bytes, int64(len(recs)))
@@ -430,6 +457,9 @@ func (p *Producer) deliver(recs []*actors.Record) {
 	}
 	if sync := int64(len(recs) - len(async)); sync > 0 {
 		p.finished.done(sync)
+	}
+	for _, r := range recs {
+		r.Owner.(*envelope).gen.known.done(1)
 	}
 	p.known.done(int64(len(recs)))
 }
@@ -452,24 +482,37 @@ func (p *Producer) mapErr(r *actors.Record) error {
 // every message accepted before the call has its result and its callback
 // has run (from a callback: until the results are known), or ctx ends.
 func (p *Producer) Flush(ctx context.Context) error {
-	p.intake.RLock()
+	// The write lock makes the switch to a new generation atomic with
+	// respect to acceptance: every message accepted before this point is
+	// counted in old or an older generation, and none is added to them later.
+	p.intake.Lock()
 	closed := p.closed
+	old := p.gen
 	if !closed {
+		p.gen = &flushGen{}
+		p.gen.prev.Store(old)
 		p.rt.sys.Root.Send(p.router, &actors.FlushNow{})
 	}
-	p.intake.RUnlock()
+	p.intake.Unlock()
 	if closed {
 		return ErrClosed
 	}
-	if err := p.known.wait(ctx); err != nil {
-		return fmt.Errorf("rustmq: flush: %w", err)
+	for g := old; g != nil; g = g.prev.Load() {
+		if err := g.known.wait(ctx); err != nil {
+			return fmt.Errorf("rustmq: flush: %w", err)
+		}
 	}
 	if p.delivery.onDeliveryGoroutine() {
 		return nil
 	}
-	if err := p.finished.wait(ctx); err != nil {
-		return fmt.Errorf("rustmq: flush: %w", err)
+	for g := old; g != nil; g = g.prev.Load() {
+		if err := g.finished.wait(ctx); err != nil {
+			return fmt.Errorf("rustmq: flush: %w", err)
+		}
 	}
+	// Every generation up to old is complete for good: later Flush calls
+	// need not walk them.
+	old.prev.Store(nil)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand"
 	"sync"
@@ -123,5 +124,42 @@ func TestMaxMessageBytesCountsWireSize(t *testing.T) {
 	}
 	if got := len(b.Records("t", 0)); got != accepted {
 		t.Fatalf("%d records stored, %d accepted", got, accepted)
+	}
+}
+
+// TestFlushWaitsOnlyForEarlierMessages: Flush waits for the messages
+// accepted before it, not for the ones other goroutines keep sending while
+// it waits; under a steady stream it used to wait until its context ended.
+func TestFlushWaitsOnlyForEarlierMessages(t *testing.T) {
+	t.Parallel()
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"t": 2}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "t", rmq.ProducerConfig{})
+	b.SetResponseDelay(20 * time.Millisecond)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := p.SendAsync(context.Background(), msg(i), nil); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(50 * time.Millisecond)
+	for range 3 {
+		start := time.Now()
+		if err := p.Flush(ctxTimeout(t, 3*time.Second)); err != nil {
+			t.Fatalf("Flush under a steady stream of sends: %v after %v", err, time.Since(start))
+		}
 	}
 }

@@ -54,7 +54,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if dir == "" {
 		return l, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirDurable(dir); err != nil {
 		return nil, &CorruptError{File: dir, Reason: "cannot create directory", Err: err}
 	}
 	key, err := dirKey(dir)

@@ -338,3 +338,32 @@ func TestOpenTwiceInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenCreatesNestedDirectories pins that Open creates every missing
+// level of a nested data directory (each created with its parent fsynced)
+// and refuses a path whose ancestor is a file.
+func TestOpenCreatesNestedDirectories(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "broker-0", "orders-3")
+	l, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append([]wire.Record{{Value: []byte("v")}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Fatalf("stat %s: %v", dir, err)
+	}
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ce *CorruptError
+	if _, err := Open(filepath.Join(file, "p-0"), Options{}); !errors.As(err, &ce) {
+		t.Fatalf("Open under a file: %v, want *CorruptError", err)
+	}
+}

@@ -188,3 +188,27 @@ func syncDir(dir string) error {
 func isUnsupported(err error) bool {
 	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, syscall.EINVAL)
 }
+
+// mkdirDurable creates dir and any missing parents, and fsyncs the parent of
+// every directory it creates, so that a new partition's directory entry
+// survives a machine crash and not only a killed process: without it an
+// acknowledged write could sit in a file whose directory was never recorded.
+func mkdirDurable(dir string) error {
+	dir = filepath.Clean(dir)
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirDurable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	return syncDir(parent)
+}

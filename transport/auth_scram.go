@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/rustmq/rustmq-go/transport/wire"
@@ -55,6 +56,25 @@ func newScram(mechanism string, h scram.HashGeneratorFcn, user, password string)
 	return a
 }
 
+// MaxScramIterations bounds the PBKDF2 iteration count a broker may ask for
+// in server-first. The key derivation runs on the dialing goroutine and
+// cannot be interrupted, so without a bound a broker could stall a dial or a
+// re-authentication far past DialTimeout. One million is above every
+// published recommendation (RFC 7677 asks for at least 4096; OWASP suggests
+// 600,000 for PBKDF2-HMAC-SHA256) and costs about a second.
+const MaxScramIterations = 1_000_000
+
+// scramIterations reads the i= attribute of a server-first message.
+func scramIterations(serverFirst []byte) (int, bool) {
+	for _, attr := range strings.Split(string(serverFirst), ",") {
+		if v, ok := strings.CutPrefix(attr, "i="); ok {
+			n, err := strconv.Atoi(v)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
 var _ Authenticator = (*scramAuth)(nil)
 
 // scramAuth is immutable after newScram returns; scram.Client guards its own
@@ -102,6 +122,10 @@ func (s *scramSession) Next(challenge []byte) ([]byte, error) {
 		return []byte(first), nil
 	case 1:
 		s.state = 2
+		if n, ok := scramIterations(challenge); ok && n > MaxScramIterations {
+			s.state = 3
+			return nil, fmt.Errorf("%w: %s broker asks for %d iterations, more than the %d this client computes", ErrAuthProtocol, s.mechanism, n, MaxScramIterations)
+		}
 		final, err := s.conv.Step(string(challenge))
 		if err != nil {
 			s.state = 3

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"sync"
 	"testing"
 
@@ -342,5 +343,31 @@ func TestScramConcurrentSessions(t *testing.T) {
 	wg.Wait()
 	if len(failures) > 0 {
 		t.Fatal(failures)
+	}
+}
+
+// A broker asking for an absurd iteration count would stall the dial in an
+// uninterruptible key derivation; the client refuses before deriving.
+func TestScramRejectsHugeIterationCount(t *testing.T) {
+	for _, tc := range scramCases {
+		t.Run(tc.mech, func(t *testing.T) {
+			s, _ := tc.new("alice", "pencil").Start(context.Background())
+			c1, err := s.Next(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, nonce, ok := strings.Cut(string(c1), ",r=")
+			if !ok {
+				t.Fatalf("client-first %q has no nonce", c1)
+			}
+			serverFirst := "r=" + nonce + "srv,s=c2FsdA==,i=2000000000"
+			start := time.Now()
+			if _, err := s.Next([]byte(serverFirst)); !errors.Is(err, transport.ErrAuthProtocol) {
+				t.Fatalf("2e9 iterations: %v, want ErrAuthProtocol", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("refusal took %v: the key was derived first", d)
+			}
+		})
 	}
 }

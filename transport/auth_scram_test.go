@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rustmq/rustmq-go/transport"
 	"github.com/rustmq/rustmq-go/transport/wire"

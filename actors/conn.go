@@ -59,6 +59,7 @@ type ConnLostError struct {
 	Err  error
 }
 
+// Error implements the error interface.
 func (e *ConnLostError) Error() string {
 	return fmt.Sprintf("rustmq: %s %s: %v", e.Op, e.Addr, e.Err)
 }

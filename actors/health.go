@@ -25,6 +25,7 @@ const (
 	StateStopped
 )
 
+// String returns the name of the ConnState value.
 func (s ConnState) String() string {
 	switch s {
 	case StateConnecting:

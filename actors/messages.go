@@ -152,6 +152,7 @@ type ProduceError struct {
 	Err       error
 }
 
+// Error implements the error interface.
 func (e *ProduceError) Error() string {
 	return fmt.Sprintf("rustmq: produce to %s/%d via %s: %v", e.Topic, e.Partition, e.Broker, e.Err)
 }

@@ -151,6 +151,7 @@ const (
 	AcksNone
 )
 
+// String returns the name of the Acks value.
 func (a Acks) String() string {
 	switch a {
 	case AcksAll:

@@ -47,6 +47,7 @@ type ConfigError struct {
 	Err error
 }
 
+// Error implements the error interface.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("rustmq: invalid configuration: %s = %v: %s", e.Field, e.Value, e.Reason)
 }
@@ -67,6 +68,7 @@ type MessageTooLargeError struct {
 	Size, Max int
 }
 
+// Error implements the error interface.
 func (e *MessageTooLargeError) Error() string {
 	return fmt.Sprintf("rustmq: message too large: %d bytes as written (key, value, headers and record framing), limit %d", e.Size, e.Max)
 }
@@ -79,6 +81,7 @@ type PayloadError struct {
 	Err error
 }
 
+// Error implements the error interface.
 func (e *PayloadError) Error() string { return "rustmq: invalid payload: " + e.Err.Error() }
 
 // Unwrap returns ErrInvalidPayload and the cause.
@@ -96,6 +99,7 @@ type AuthorizationError struct {
 	Err       error
 }
 
+// Error implements the error interface.
 func (e *AuthorizationError) Error() string {
 	who := e.Principal
 	if who == "" {
@@ -120,6 +124,7 @@ type BatchError struct {
 	Errs          []error // distinct failures, in order of first occurrence
 }
 
+// Error implements the error interface.
 func (e *BatchError) Error() string {
 	return fmt.Sprintf("rustmq: %d of %d messages failed; first: %v", e.Failed, e.Total, e.Errs[0])
 }

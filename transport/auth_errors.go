@@ -36,6 +36,7 @@ type CredentialError struct {
 	Reason    string // what is wrong with it; never the secret itself
 }
 
+// Error implements the error interface.
 func (e *CredentialError) Error() string {
 	return "rustmq: " + e.Mechanism + " " + e.Field + ": " + e.Reason
 }

@@ -50,6 +50,7 @@ type ConfigError struct {
 	Err    error // underlying cause, may be nil
 }
 
+// Error implements the error interface.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("rustmq: transport config %s=%q: %s", e.Field, e.Value, e.Reason)
 }
@@ -69,6 +70,7 @@ type TLSFileError struct {
 	Err   error  // the *fs.PathError, parse error or ErrNoCertificates
 }
 
+// Error implements the error interface.
 func (e *TLSFileError) Error() string {
 	return fmt.Sprintf("rustmq: %s %q: %v", e.Field, e.File, e.Err)
 }
@@ -84,6 +86,7 @@ type BrokerError struct {
 	Message     string // the frame's text without upstream's "Error: " prefix
 }
 
+// Error implements the error interface.
 func (e *BrokerError) Error() string {
 	return fmt.Sprintf("rustmq: broker %s failed %s request: %s", e.Addr, requestName(e.RequestType), e.Message)
 }
@@ -98,6 +101,7 @@ type ConnError struct {
 	Err  error
 }
 
+// Error implements the error interface.
 func (e *ConnError) Error() string {
 	return fmt.Sprintf("rustmq: connection to %s: %s: %v", e.Addr, e.Op, e.Err)
 }
@@ -131,6 +135,7 @@ type StreamError struct {
 	Err         error // a *quic.StreamError
 }
 
+// Error implements the error interface.
 func (e *StreamError) Error() string {
 	return fmt.Sprintf("rustmq: %s request to %s: stream reset: %v", requestName(e.RequestType), e.Addr, e.Err)
 }
@@ -148,6 +153,7 @@ type AuthError struct {
 	Err             error
 }
 
+// Error implements the error interface.
 func (e *AuthError) Error() string {
 	return fmt.Sprintf("rustmq: authentication with %s to %s failed: %v", e.Mechanism, e.Addr, e.Err)
 }

@@ -48,6 +48,7 @@ type DecodeError struct {
 	Err    error
 }
 
+// Error implements the error interface.
 func (e *DecodeError) Error() string {
 	s := "wire: decoding " + e.Type
 	if e.Field != "" {

@@ -16,6 +16,7 @@ type Error struct {
 	Description string
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string { return e.Name + ": " + e.Description }
 
 // The error-code table of WIRE.md, line by line.
@@ -67,6 +68,7 @@ type ResponseError struct {
 	Message string // error_message, "" when the broker sent None
 }
 
+// Error implements the error interface.
 func (e *ResponseError) Error() string {
 	if e.Message == "" {
 		return "rustmq: broker answered " + e.Err.Name

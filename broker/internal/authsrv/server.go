@@ -204,6 +204,7 @@ type Error struct {
 	Cause     error
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string { return e.Mechanism + ": " + e.Reason }
 
 // Unwrap returns the wire error (so errors.Is(err,

@@ -39,7 +39,7 @@ type Fault struct {
 	AfterApply bool
 }
 
-// String returns the name of the Fault value.
+// String describes the fault's matching rule and effect, for logs.
 func (f Fault) String() string {
 	return fmt.Sprintf("type=%d topic=%q partition=%d code=%d count=%d drop=%v after=%v", f.RequestType, f.Topic, f.Partition, f.Code, f.Count, f.Drop, f.AfterApply)
 }

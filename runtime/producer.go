@@ -558,7 +558,13 @@ func (p *Producer) close(ctx context.Context) error {
 		done := make(chan struct{})
 		p.rt.sys.Root.Send(p.router, &actors.Abort{Err: fmt.Errorf("%w before the message was acknowledged: %w", ErrClosed, err), Done: done})
 		grace, cancel := context.WithTimeout(context.Background(), abortGrace)
-		_ = p.known.wait(grace)
+		if p.known.wait(grace) != nil {
+			// Should never happen: the batchers fail what they hold as soon
+			// as they see Abort. If they could not within abortGrace, say so
+			// loudly rather than let the count vanish with the actors.
+			p.rt.log.Error("rustmq: producer closed with messages whose results were never delivered",
+				"topic", p.topic, "messages", p.known.n.Load(), "grace", abortGrace)
+		}
 		cancel()
 	}
 	// The producers supervisor stops the router and says when it has seen

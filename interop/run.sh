@@ -75,7 +75,11 @@ echo "interop: Debian crates ready ($(since "$t0"))"
 
 CARGO=${CARGO:-}
 if [ -z "$CARGO" ]; then
-	if [ -x "$HOME/.cargo/bin/cargo" ]; then CARGO=$HOME/.cargo/bin/cargo; else CARGO=$(command -v cargo || true); fi
+	# rustup's cargo (1.78+ reads the v4 Cargo.lock; Debian's own is older).
+	# CI may run with a different HOME or PATH, so look in the usual places.
+	for c in "${HOME:-/root}/.cargo/bin/cargo" /root/.cargo/bin/cargo /usr/local/cargo/bin/cargo "$(command -v cargo || true)"; do
+		[ -n "$c" ] && [ -x "$c" ] && CARGO=$c && break
+	done
 fi
 [ -n "$CARGO" ] || die "no cargo: install rustup's toolchain or Debian's cargo package"
 t1=$(now)

@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLIENT_DIR=$ROOT/interop/rust-client
 GOLDEN=${WIRE_GOLDEN:-}
 if [ -z "$GOLDEN" ]; then
-	for f in "$ROOT/shared/wire-golden.txt" "$ROOT/../shared/wire-golden.txt"; do
+	for f in "$ROOT/shared/wire-golden.txt" "$ROOT/../shared/wire-golden.txt" "$ROOT/transport/wire/testdata/wire-golden.txt"; do
 		[ -f "$f" ] && GOLDEN=$f && break
 	done
 fi

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,16 +144,9 @@ func run(f flags, log *slog.Logger) (int64, error) {
 			return 0, fmt.Errorf("start development broker: %w", err)
 		}
 		defer b.Close()
-		dir, err := os.MkdirTemp("", "rustmq-production")
-		if err != nil {
-			return 0, err
-		}
-		defer os.RemoveAll(dir)
-		ca := filepath.Join(dir, "ca.pem")
-		if err := os.WriteFile(ca, b.CACertPEM(), 0o600); err != nil {
-			return 0, err
-		}
-		cfg.Brokers, cfg.TLS.CAFile = []string{b.Addr()}, ca
+		// Trust the broker's generated CA directly; with real brokers the
+		// same setting comes from a CA file (-ca).
+		cfg.Brokers, cfg.TLS.Config = []string{b.Addr()}, &tls.Config{RootCAs: b.CAPool()}
 		fmt.Printf("started a development broker on %s (topic %q, %d partitions)\n", b.Addr(), f.topic, f.partitions)
 	} else {
 		cfg.Brokers = strings.Split(f.brokers, ",")

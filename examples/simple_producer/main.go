@@ -8,10 +8,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,16 +44,9 @@ func run() error {
 			return fmt.Errorf("start development broker: %w", err)
 		}
 		defer b.Close()
-		dir, err := os.MkdirTemp("", "simple-producer")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		ca := filepath.Join(dir, "ca.pem")
-		if err := os.WriteFile(ca, b.CACertPEM(), 0o600); err != nil {
-			return err
-		}
-		cfg.Brokers, cfg.TLS.CAFile = []string{b.Addr()}, ca
+		// Trust the broker's generated CA directly; with real brokers the
+		// same setting comes from a CA file (-ca).
+		cfg.Brokers, cfg.TLS.Config = []string{b.Addr()}, &tls.Config{RootCAs: b.CAPool()}
 		fmt.Printf("started a development broker on %s (topic %q, %d partitions)\n", b.Addr(), *topic, *partitions)
 	} else {
 		cfg.Brokers, cfg.TLS.CAFile = strings.Split(*brokers, ","), *caFile

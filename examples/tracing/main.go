@@ -10,10 +10,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -46,15 +46,6 @@ func run(out io.Writer) error {
 		return fmt.Errorf("start development broker: %w", err)
 	}
 	defer b.Close()
-	dir, err := os.MkdirTemp("", "tracing-example")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, b.CACertPEM(), 0o600); err != nil {
-		return err
-	}
 
 	// Spans go to stdout as JSON, and to a recorder for the summary.
 	spanOut, err := stdouttrace.New(stdouttrace.WithWriter(out), stdouttrace.WithPrettyPrint())
@@ -71,7 +62,7 @@ func run(out io.Writer) error {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricOut, sdkmetric.WithInterval(time.Hour))))
 
 	rt, err := rmq.New(rmq.Config{
-		Brokers: []string{b.Addr()}, TLS: rmq.TLSConfig{CAFile: ca}, ClientID: "tracing-example",
+		Brokers: []string{b.Addr()}, TLS: rmq.TLSConfig{Config: &tls.Config{RootCAs: b.CAPool()}}, ClientID: "tracing-example",
 		TracerProvider: tp, MeterProvider: mp,
 	})
 	if err != nil {

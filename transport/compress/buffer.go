@@ -2,8 +2,10 @@ package compress
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"sync"
 )
 
 // appendWriter is an io.Writer that appends to b. Encoders write into it so
@@ -14,6 +16,36 @@ type appendWriter struct{ b []byte }
 func (w *appendWriter) Write(p []byte) (int, error) {
 	w.b = append(w.b, p...)
 	return len(p), nil
+}
+
+// streamEncoder is a pooled streaming compressor (gzip or LZ4 frame) with
+// the buffer it writes into.
+type streamEncoder struct {
+	name string
+	zw   interface {
+		io.WriteCloser
+		Reset(io.Writer)
+	}
+	out appendWriter
+}
+
+// compressStream appends the compression of src to dst with an encoder from
+// pool: one complete gzip member or LZ4 frame per call.
+func compressStream(pool *sync.Pool, dst, src []byte) ([]byte, error) {
+	e := pool.Get().(*streamEncoder)
+	e.out.b = dst
+	e.zw.Reset(&e.out)
+	_, err := e.zw.Write(src)
+	if cerr := e.zw.Close(); err == nil {
+		err = cerr
+	}
+	out, name := e.out.b, e.name
+	e.out.b = nil
+	pool.Put(e)
+	if err != nil {
+		return dst, fmt.Errorf("compress: %s: %w", name, err)
+	}
+	return out, nil
 }
 
 // errLimit marks a stream that produced more than the permitted bytes.

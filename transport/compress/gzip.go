@@ -4,18 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
 )
-
-// gzipEncoder is a pooled gzip writer with the buffer it writes into.
-type gzipEncoder struct {
-	zw  *gzip.Writer
-	out appendWriter
-}
 
 // gzipDecoder is a pooled gzip reader with the reader of its input.
 type gzipDecoder struct {
@@ -25,7 +18,7 @@ type gzipDecoder struct {
 
 var (
 	gzipEncoders = sync.Pool{New: func() any {
-		e := &gzipEncoder{}
+		e := &streamEncoder{name: "gzip"}
 		// NewWriterLevel only fails for a level outside the valid range.
 		e.zw, _ = gzip.NewWriterLevel(&e.out, gzip.DefaultCompression)
 		return e
@@ -34,22 +27,7 @@ var (
 )
 
 // gzipCompress appends one gzip member holding src to dst.
-func gzipCompress(dst, src []byte) ([]byte, error) {
-	e := gzipEncoders.Get().(*gzipEncoder)
-	e.out.b = dst
-	e.zw.Reset(&e.out)
-	_, err := e.zw.Write(src)
-	if cerr := e.zw.Close(); err == nil {
-		err = cerr
-	}
-	out := e.out.b
-	e.out.b = nil
-	gzipEncoders.Put(e)
-	if err != nil {
-		return dst, fmt.Errorf("compress: gzip: %w", err)
-	}
-	return out, nil
-}
+func gzipCompress(dst, src []byte) ([]byte, error) { return compressStream(&gzipEncoders, dst, src) }
 
 // gzipMaxRatio bounds how far deflate can expand its input (about 1032:1);
 // it keeps a forged size trailer from inflating the first allocation.

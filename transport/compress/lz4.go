@@ -9,12 +9,6 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
-// lz4Encoder is a pooled LZ4 frame writer with the buffer it writes into.
-type lz4Encoder struct {
-	zw  *lz4.Writer
-	out appendWriter
-}
-
 // lz4Decoder is a pooled LZ4 frame reader with the reader of its input.
 type lz4Decoder struct {
 	zr  *lz4.Reader
@@ -23,12 +17,13 @@ type lz4Decoder struct {
 
 var (
 	lz4Encoders = sync.Pool{New: func() any {
-		e := &lz4Encoder{}
-		e.zw = lz4.NewWriter(&e.out)
+		e := &streamEncoder{name: "lz4"}
+		zw := lz4.NewWriter(&e.out)
+		e.zw = zw
 		// 64 KiB blocks keep each pooled writer small (the default is 4 MiB)
 		// and are what other LZ4 frame producers use; the content checksum
 		// lets consumers detect damage. Options survive Reset.
-		if err := e.zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.ChecksumOption(true), lz4.ConcurrencyOption(1)); err != nil {
+		if err := zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.ChecksumOption(true), lz4.ConcurrencyOption(1)); err != nil {
 			panic(fmt.Sprintf("compress: lz4 writer options rejected: %v", err))
 		}
 		return e
@@ -41,22 +36,7 @@ var (
 )
 
 // lz4Compress appends one LZ4 frame holding src to dst.
-func lz4Compress(dst, src []byte) ([]byte, error) {
-	e := lz4Encoders.Get().(*lz4Encoder)
-	e.out.b = dst
-	e.zw.Reset(&e.out)
-	_, err := e.zw.Write(src)
-	if cerr := e.zw.Close(); err == nil {
-		err = cerr
-	}
-	out := e.out.b
-	e.out.b = nil
-	lz4Encoders.Put(e)
-	if err != nil {
-		return dst, fmt.Errorf("compress: lz4: %w", err)
-	}
-	return out, nil
-}
+func lz4Compress(dst, src []byte) ([]byte, error) { return compressStream(&lz4Encoders, dst, src) }
 
 // lz4Decompress decodes every LZ4 frame in src, producing at most maxSize
 // bytes.

@@ -158,7 +158,7 @@ func (c *Conn) roundTrip(ctx context.Context, reqType byte, body []byte) ([]byte
 	defer stop()
 
 	if err := writeFrame(str, reqType, body); err != nil {
-		if !stoppedByPeer(err) || ctx.Err() != nil {
+		if !(stoppedByPeer(err) || errors.Is(err, errSendStopped)) || ctx.Err() != nil {
 			str.CancelRead(streamCodeCancelled)
 			return nil, c.failure(ctx, reqType, "write", err)
 		}
@@ -242,8 +242,19 @@ func writeFrame(str *quic.Stream, reqType byte, body []byte) error {
 			return err
 		}
 	}
-	return str.Close()
+	if err := str.Close(); err != nil {
+		// quic-go refuses the FIN of a send side that was already cancelled
+		// with a plain error. With the caller's context alive, only the
+		// broker's STOP_SENDING cancels it: mark it as such.
+		return fmt.Errorf("%w: %w", errSendStopped, err)
+	}
+	return nil
 }
+
+// errSendStopped marks a FIN refused because the send side had been
+// cancelled, which, while the caller's context is alive, means the broker
+// stopped reading the request (STOP_SENDING) after the body was written.
+var errSendStopped = errors.New("send side stopped before FIN")
 
 // readAll reads r to EOF, failing with ErrResponseTooLarge past limit bytes.
 func readAll(r io.Reader, limit int64) ([]byte, error) {

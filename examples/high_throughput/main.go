@@ -144,6 +144,13 @@ func run() error {
 				// the producer only reads it.
 				msg := &rmq.Message{Payload: value}
 				if in != nil {
+					if *messages > 0 {
+						// Counted against the budget: it must be sent even if
+						// another worker has just used up the budget and
+						// stopped the run (the stream keeps reading in).
+						in <- msg
+						continue
+					}
 					select {
 					case in <- msg:
 					case <-stop.Done():

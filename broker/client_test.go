@@ -196,3 +196,13 @@ func isErrorFrame(err error) (string, bool) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func (c *testClient) capabilities() (*wire.CapabilitiesResponse, error) {
+	req := wire.CapabilitiesRequest{Version: wire.CapabilitiesVersion}
+	body, err := c.do(wire.TypeCapabilities, req.Append(nil))
+	if err != nil {
+		return nil, err
+	}
+	var r wire.CapabilitiesResponse
+	return &r, r.Unmarshal(body)
+}

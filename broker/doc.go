@@ -13,7 +13,7 @@
 // replication is not simulated.
 //
 // Each request type is served by its own file (produce.go, fetch.go,
-// metadata.go, authenticate.go, unsupported.go), whose opening comment says
+// metadata.go, authenticate.go, capabilities.go, unsupported.go), whose opening comment says
 // what it supports and where it departs from the upstream broker. The fault
 // controls (DropConnections, RefuseConnections, SetResponseDelay, FailNext,
 // MoveLeader, StopNode, StartNode) live in faults.go and cluster.go.

@@ -17,6 +17,7 @@ func FuzzDispatch(f *testing.F) {
 	f.Add((&wire.FetchRequest{Topic: "t", MaxBytes: 100}).Append([]byte{wire.TypeFetch}))
 	f.Add((&wire.MetadataRequest{Topics: []string{"t", "x"}}).Append([]byte{wire.TypeMetadata}))
 	f.Add((&wire.AuthenticateRequest{Mechanism: "PLAIN"}).Append([]byte{wire.TypeAuthenticate}))
+	f.Add((&wire.CapabilitiesRequest{Version: wire.CapabilitiesVersion}).Append([]byte{wire.TypeCapabilities}))
 	f.Add([]byte{5})
 	f.Add([]byte{})
 	b, err := Start(context.Background(), Config{Topics: map[string]int{"t": 2}})
@@ -49,6 +50,8 @@ func FuzzDispatch(f *testing.F) {
 			derr = new(wire.FetchResponse).Unmarshal(body)
 		case wire.TypeMetadata:
 			derr = new(wire.MetadataResponse).Unmarshal(body)
+		case wire.TypeCapabilities:
+			derr = new(wire.CapabilitiesResponse).Unmarshal(body)
 		default:
 			t.Fatalf("answer type %d", typ)
 		}

@@ -272,6 +272,8 @@ func (n *node) dispatch(ctx context.Context, c *connection, frame []byte) reply 
 		return n.handleMetadata(c, body)
 	case wire.TypeAuthenticate:
 		return n.handleAuthenticate(c, body)
+	case wire.TypeCapabilities:
+		return n.handleCapabilities(body)
 	default:
 		return n.handleUnsupported(typ)
 	}

@@ -248,3 +248,26 @@ func TestBrokerRefusesOversizedRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBrokerCapabilities probes the development broker before
+// authenticating (it requires authentication for everything else).
+func TestBrokerCapabilities(t *testing.T) {
+	b, caFile := startBroker(t, broker.Config{
+		Auth: &broker.AuthConfig{Users: map[string]string{"alice": "pw"}, Required: true},
+	})
+	c := dialBroker(t, transport.Config{TLS: transport.TLSConfig{CAFile: caFile}}, b.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	caps, err := c.Capabilities(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !caps.Supported || caps.Version != wire.CapabilitiesVersion {
+		t.Fatalf("Capabilities = %+v", caps)
+	}
+	for _, f := range []string{wire.FeatureIdempotence, wire.FeatureReorderWindow, wire.FeatureAuthenticate, wire.FeatureWholeRequests} {
+		if !caps.Has(f) {
+			t.Errorf("feature %q missing from %v", f, caps.Features)
+		}
+	}
+}

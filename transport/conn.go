@@ -141,6 +141,16 @@ const smallFrame = 16 << 10
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, smallFrame); return &b }}
 
 func (c *Conn) roundTrip(ctx context.Context, reqType byte, body []byte) ([]byte, error) {
+	resp, err := c.exchange(ctx, reqType, body)
+	if err != nil {
+		return nil, err
+	}
+	return parseResponse(c.addr, reqType, resp)
+}
+
+// exchange writes one request frame on a new stream and returns the raw
+// answer frame, unchecked: it may be empty, or an error frame.
+func (c *Conn) exchange(ctx context.Context, reqType byte, body []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, c.ctxErr(ctx, reqType)
 	}
@@ -173,7 +183,7 @@ func (c *Conn) roundTrip(ctx context.Context, reqType byte, body []byte) ([]byte
 			}
 			return nil, c.failure(ctx, reqType, "write", err)
 		}
-		return parseResponse(c.addr, reqType, resp)
+		return resp, nil
 	}
 	resp, err := c.readResponse(str, reqType)
 	if err != nil {
@@ -182,7 +192,7 @@ func (c *Conn) roundTrip(ctx context.Context, reqType byte, body []byte) ([]byte
 		}
 		return nil, c.failure(ctx, reqType, "read", err)
 	}
-	return parseResponse(c.addr, reqType, resp)
+	return resp, nil
 }
 
 // readResponse reads the answer frame to FIN, cancelling the receive side

@@ -19,6 +19,11 @@
 // fast ones. [Conn.Context] is cancelled when the connection is gone, and
 // [context.Cause] of it is a [*ConnError] telling why.
 //
+// [Conn.Capabilities] probes which of this project's extensions a broker
+// serves (request type 33). A broker that does not know the probe, as
+// upstream RustMQ does not, is reported as Capabilities{Supported: false}
+// as soon as it drops the stream, and the connection stays usable.
+//
 // # Errors
 //
 // Do and Dial return:

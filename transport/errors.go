@@ -336,6 +336,8 @@ func requestName(t byte) string {
 		return "metadata"
 	case wire.TypeAuthenticate:
 		return "authenticate"
+	case wire.TypeCapabilities:
+		return "capabilities"
 	}
 	return "type-" + strconv.Itoa(int(t))
 }

@@ -20,4 +20,21 @@
 //
 // Frames (AppendFrame, SplitFrame, AppendErrorFrame, ErrorFrameText) put the
 // request-type byte in front of a body.
+//
+// # Capabilities (request type 33)
+//
+// Type 33 is an extension of this project, like Authenticate (32): a client
+// asks which extensions a broker serves with
+//
+//	CapabilitiesRequest  { version: u32 }                          // the client sends CapabilitiesVersion (1)
+//	CapabilitiesResponse { version: u32, features: Vec<String> }   // the broker's version, feature names
+//
+// encoded in bincode like every other message. The feature names are the
+// Feature* constants ("idempotence", "reorder-window", "authenticate",
+// "whole-requests"); a client ignores names it does not know and a broker
+// lists only what it serves. A broker answers the probe before any
+// Authenticate, so a client can learn whether to authenticate at all.
+// Upstream RustMQ does not know type 33: it drops the stream without an
+// answer (the client reads an empty response, or the stream is reset) and
+// keeps the connection, which is how a client recognises such a broker.
 package wire

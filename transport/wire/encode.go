@@ -25,6 +25,8 @@ var (
 	_ Message = (*MetadataResponse)(nil)
 	_ Message = (*AuthenticateRequest)(nil)
 	_ Message = (*AuthenticateResponse)(nil)
+	_ Message = (*CapabilitiesRequest)(nil)
+	_ Message = (*CapabilitiesResponse)(nil)
 	_ Message = (*Acks)(nil)
 )
 

@@ -122,3 +122,18 @@ func FuzzSplitFrame(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCapabilitiesRequest(f *testing.F) {
+	fuzzMessage(f, func() Message { return new(CapabilitiesRequest) },
+		&CapabilitiesRequest{Version: CapabilitiesVersion},
+		&CapabilitiesRequest{Version: 1<<32 - 1},
+	)
+}
+
+func FuzzCapabilitiesResponse(f *testing.F) {
+	fuzzMessage(f, func() Message { return new(CapabilitiesResponse) },
+		&CapabilitiesResponse{Version: 1, Features: []string{FeatureIdempotence, FeatureReorderWindow, FeatureAuthenticate, FeatureWholeRequests}},
+		&CapabilitiesResponse{Version: 2},
+		&CapabilitiesResponse{Version: 1, Features: []string{"", "some-future-feature"}},
+	)
+}

@@ -6,6 +6,7 @@ const (
 	TypeFetch        byte = 2  // FetchRequest / FetchResponse
 	TypeMetadata     byte = 3  // MetadataRequest / MetadataResponse
 	TypeAuthenticate byte = 32 // AuthenticateRequest / AuthenticateResponse (extension)
+	TypeCapabilities byte = 33 // CapabilitiesRequest / CapabilitiesResponse (extension)
 	TypeError        byte = 0xFF
 )
 
@@ -137,4 +138,43 @@ type AuthenticateResponse struct {
 	Complete          bool
 	Principal         *string
 	SessionLifetimeMs uint64
+}
+
+// CapabilitiesVersion is the version of the Capabilities exchange this
+// package speaks; a client sends it in CapabilitiesRequest.Version.
+const CapabilitiesVersion uint32 = 1
+
+// Features a broker may list in CapabilitiesResponse.Features: the
+// extensions of this project it serves. A client must ignore names it does
+// not know, so brokers can add more.
+const (
+	// FeatureIdempotence: the broker honours the rmq-pid/rmq-seq headers,
+	// answering a retried batch with its original offset instead of
+	// appending it again.
+	FeatureIdempotence = "idempotence"
+	// FeatureReorderWindow: an idempotent batch that arrives ahead of its
+	// predecessors (pipelined on other streams) waits for them for a while
+	// instead of being answered code 45 at once.
+	FeatureReorderWindow = "reorder-window"
+	// FeatureAuthenticate: request type 32 (Authenticate) is served.
+	FeatureAuthenticate = "authenticate"
+	// FeatureWholeRequests: the broker reads every request to the end of
+	// its stream, so a request may span many QUIC packets (upstream reads
+	// what one read returns, at most 8 KiB).
+	FeatureWholeRequests = "whole-requests"
+)
+
+// CapabilitiesRequest asks a broker which extensions it serves (request
+// type 33, this project's extension). Version is the client's
+// CapabilitiesVersion.
+type CapabilitiesRequest struct {
+	Version uint32
+}
+
+// CapabilitiesResponse answers a CapabilitiesRequest with the broker's own
+// version of the exchange and the names of the features it serves (the
+// Feature* constants and possibly names this package does not know).
+type CapabilitiesResponse struct {
+	Version  uint32
+	Features []string
 }

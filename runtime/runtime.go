@@ -29,6 +29,7 @@ type Runtime struct {
 	conns     *actor.PID
 	metadata  *actor.PID
 	producers *actor.PID
+	readers   *actor.PID // parent of the readers' groups (reader.go)
 	health    *actors.HealthRegistry
 	log       *slog.Logger
 	tracer    trace.Tracer
@@ -159,6 +160,7 @@ func New(cfg Config) (*Runtime, error) {
 	}{
 		{"connections", actors.NewConnSupervisorProps(supervision.NewStrategy(r.connSupervision()), connProps), &r.conns},
 		{"producers", actors.NewParentProps(supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log})), &r.producers},
+		{"readers", actors.NewParentProps(supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log})), &r.readers},
 	}
 	for _, s := range steps {
 		if *s.pid, err = r.spawn(top, s.props, s.name); err != nil {

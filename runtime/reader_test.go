@@ -376,7 +376,9 @@ func TestReaderBoundedPrefetch(t *testing.T) {
 	rt := newRuntime(t, []string{b.Addr()}, ca, func(c *rmq.Config) { c.MeterProvider = mp })
 	p := newProducer(t, rt, "big", rmq.ProducerConfig{})
 	const n, size = 400, 1000
-	want := produceKeyed(t, p, n, func(i int) []byte { return append([]byte(fmt.Sprintf("%04d", i)), bytes.Repeat([]byte{'.'}, size-4)...) })
+	want := produceKeyed(t, p, n, func(i int) []byte {
+		return append([]byte(fmt.Sprintf("%04d", i)), bytes.Repeat([]byte{'.'}, size-4)...)
+	})
 
 	const bound = 8 << 10
 	rd := newReader(t, rt, "big", rmq.ReaderConfig{PrefetchBytes: bound, MaxFetchBytes: 64 << 10})

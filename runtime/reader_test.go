@@ -468,3 +468,37 @@ func TestStartOffsetString(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeMetadata asks a two-node development cluster for its
+// metadata: both brokers, every topic with its partitions and leaders,
+// or only the topics asked for.
+func TestRuntimeMetadata(t *testing.T) {
+	b, ca := startBroker(t, broker.Config{Brokers: 2, Topics: map[string]int{"a": 3, "b": 1}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	md, err := rt.Metadata(ctxTimeout(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Source != b.Addr() || len(md.Brokers) != 2 || md.Brokers[0].ID != "broker-0" || md.Brokers[1].Addr != b.Addrs()[1] {
+		t.Fatalf("brokers: %+v (source %s)", md.Brokers, md.Source)
+	}
+	if len(md.Topics) != 2 || md.Topics[0].Name != "a" || len(md.Topics[0].Partitions) != 3 || md.Topics[1].Name != "b" {
+		t.Fatalf("topics: %+v", md.Topics)
+	}
+	for _, p := range md.Topics[0].Partitions {
+		want := b.Addrs()[b.Leader("a", uint32(p.ID))]
+		if p.LeaderAddr != want || p.Leader == "" {
+			t.Errorf("a/%d: leader %s (%s), want %s", p.ID, p.Leader, p.LeaderAddr, want)
+		}
+	}
+	only, err := rt.Metadata(ctxTimeout(t, 10*time.Second), "b")
+	if err != nil || len(only.Topics) != 1 || only.Topics[0].Name != "b" {
+		t.Fatalf("Metadata(b) = %+v, %v", only, err)
+	}
+	if err := rt.Close(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Metadata(context.Background()); !errors.Is(err, rmq.ErrClosed) {
+		t.Fatalf("Metadata after Close: %v", err)
+	}
+}

@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"broker":             {"transport/wire"},
 	"examples":           {"runtime", "supervision", "broker", "transport/wire", "transport/compress"},
 	"bench":              {"runtime", "supervision", "broker", "transport", "transport/wire", "transport/compress"},
-	"cmd":                {"broker", "runtime", "transport/wire"},
+	"cmd":                {"broker", "runtime", "supervision", "transport", "transport/wire", "transport/compress"},
 }
 
 // layerOf maps a package path (relative to the module) to its layer: the

@@ -1,0 +1,18 @@
+// Command rustmq is the command line client of this runtime: it produces
+// lines to a topic, reads a topic back, lists topics and runs a producer
+// performance test, against RustMQ brokers or the development broker.
+//
+//	rustmq produce [flags] TOPIC        lines of stdin (or -file) as messages
+//	rustmq consume [flags] TOPIC        records to stdout; alias: tail
+//	rustmq topics  [flags] [TOPIC...]   brokers, topics, partitions, leaders
+//	rustmq perf    [flags] TOPIC        a producer performance test
+//
+// Every subcommand takes the connection flags (-brokers, -ca, -cert, -key,
+// -server-name, -alpn, -sasl, -user, -password, -jwt-token-file, ...);
+// `rustmq help SUBCOMMAND` lists a subcommand's own. Exit status: 0 on
+// success, 1 when a message failed or a record could not be read, 2 for
+// bad usage.
+//
+// The reading side is not a consumer group: `consume` reads the partitions
+// it is given from the offset it is given and remembers nothing.
+package main

@@ -178,7 +178,7 @@ func TestExamples(t *testing.T) {
 	})
 
 	t.Run("simple_producer", func(t *testing.T) {
-		o := run(t, bin("simple_producer"), 30*time.Second, "-n", "4")
+		o := run(t, bin("simple_producer"), 30*time.Second, "-messages", "4")
 		expect(t, "stdout", o.stdout, `partition=\d+ offset=\d+`)
 	})
 }

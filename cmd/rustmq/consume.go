@@ -22,7 +22,7 @@ func runConsume(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("consume", "TOPIC", "Print the records of a topic, one per line, from -offset to the end (or on and on with -f).", e.stderr)
 	var cf connFlags
 	cf.register(fs)
-	parts := fs.String("partitions", "", "comma-separated partitions to read (default: all)")
+	parts := fs.String("partition", "", "partition or comma-separated partitions to read (default: all)")
 	offset := fs.String("offset", "earliest", "where to start: earliest, latest, an offset N, or -N for N records before the end")
 	follow := fs.Bool("f", false, "follow: wait for new records at the end instead of stopping")
 	format := fs.String("format", "value", `output: "value", "json" (one object per line) or a format string: %t topic, %p partition, %o offset, %k key, %s value, %K key bytes, %S value bytes, %T timestamp (ms), %h headers, \n, \t, %%`)
@@ -45,7 +45,7 @@ func runConsume(ctx context.Context, e env, args []string) error {
 		for _, s := range strings.Split(*parts, ",") {
 			n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
 			if err != nil || n < 0 {
-				return usageErr("-partitions %q: want numbers like 0,2", *parts)
+				return usageErr("-partition %q: want a number or a list like 0,2", *parts)
 			}
 			rcfg.Partitions = append(rcfg.Partitions, int32(n))
 		}

@@ -30,7 +30,7 @@ func runProduce(ctx context.Context, e env, args []string) error {
 	partition := fs.Int("partition", -1, "send every message to this partition (default: by key, sticky without)")
 	maxLine := fs.Int("max-line-bytes", 1<<20, "longest line accepted")
 	progress := fs.String("progress", "auto", "progress line on stderr: auto (when stderr is a terminal), always or never")
-	timeout := fs.Duration("timeout", 2*time.Minute, "delivery timeout of each message")
+	timeout := fs.Duration("delivery-timeout", rmq.DefaultDeliveryTimeout, "bound on the time from reading a line to its acknowledgement")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

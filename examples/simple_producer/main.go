@@ -30,7 +30,7 @@ func run() error {
 	brokers := flag.String("brokers", "", "comma-separated broker addresses (default: start an in-process development broker)")
 	caFile := flag.String("ca", "", "PEM file of the CA that signs the brokers' certificates")
 	topic := flag.String("topic", "orders", "topic to produce to")
-	count := flag.Int("n", 10, "number of messages")
+	count := flag.Int("messages", 10, "number of messages")
 	partitions := flag.Int("partitions", 3, "partitions of the topic on the in-process broker")
 	flag.Parse()
 

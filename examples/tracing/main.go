@@ -1,16 +1,20 @@
 // Command tracing shows what the producer runtime reports through
-// OpenTelemetry. It starts an in-process development broker, sends one
-// message under a caller's span and then one batch of messages, and exports
-// every span with the SDK's stdout exporter (JSON) and the metrics with the
-// stdout metric exporter. It ends with a compact view of one message's
-// span tree and of the batch's links:
+// OpenTelemetry. It sends one message under a caller's span and then one
+// batch of messages, and prints one message's span tree (its create span,
+// the router, batcher and connection events, the send span) and the
+// batch's send span with a link to each message. With -raw it also prints
+// every span as the SDK's stdout exporter writes it (JSON), and the
+// metrics. Without -brokers it starts an in-process development broker:
 //
 //	go run ./examples/tracing
+//	go run ./examples/tracing -messages 20 -raw
+//	go run ./examples/tracing -brokers 127.0.0.1:9092 -ca ca.pem -topic orders
 package main
 
 import (
 	"context"
 	"crypto/tls"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,45 +34,74 @@ import (
 	rmq "github.com/rustmq/rustmq-go/runtime"
 )
 
+// options are the command line settings.
+type options struct {
+	brokers, ca, topic string
+	messages           int
+	raw                bool
+}
+
 func main() {
-	if err := run(os.Stdout); err != nil {
+	var o options
+	flag.StringVar(&o.brokers, "brokers", "", "comma-separated broker addresses (default: start an in-process development broker)")
+	flag.StringVar(&o.ca, "ca", "", "PEM file of the CA that signs the brokers' certificates")
+	flag.StringVar(&o.topic, "topic", "orders", "topic to produce to")
+	flag.IntVar(&o.messages, "messages", 5, "messages in the batch")
+	flag.BoolVar(&o.raw, "raw", false, "also print every span and the metrics as the SDK's stdout exporters write them (JSON)")
+	flag.Parse()
+	if o.messages < 1 {
+		fmt.Fprintln(os.Stderr, "tracing: -messages must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "tracing:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out io.Writer) error {
+func run(out io.Writer, o options) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	b, err := broker.Start(ctx, broker.Config{Topics: map[string]int{"orders": 2}})
-	if err != nil {
-		return fmt.Errorf("start development broker: %w", err)
+	cfg := rmq.Config{ClientID: "tracing-example"}
+	if o.brokers == "" {
+		b, err := broker.Start(ctx, broker.Config{Topics: map[string]int{o.topic: 2}})
+		if err != nil {
+			return fmt.Errorf("start development broker: %w", err)
+		}
+		defer b.Close()
+		cfg.Brokers, cfg.TLS.Config = []string{b.Addr()}, &tls.Config{RootCAs: b.CAPool()}
+	} else {
+		cfg.Brokers, cfg.TLS.CAFile = strings.Split(o.brokers, ","), o.ca
 	}
-	defer b.Close()
 
-	// Spans go to stdout as JSON, and to a recorder for the summary.
-	spanOut, err := stdouttrace.New(stdouttrace.WithWriter(out), stdouttrace.WithPrettyPrint())
-	if err != nil {
-		return err
-	}
+	// Spans go to a recorder for the summary and, with -raw, to stdout
+	// as JSON; so do the metrics.
 	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spanOut), sdktrace.WithSpanProcessor(rec))
-	metricOut, err := stdoutmetric.New(stdoutmetric.WithWriter(out), stdoutmetric.WithPrettyPrint())
-	if err != nil {
-		return err
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(rec)}
+	var mpOpts []sdkmetric.Option
+	if o.raw {
+		spanOut, err := stdouttrace.New(stdouttrace.WithWriter(out), stdouttrace.WithPrettyPrint())
+		if err != nil {
+			return err
+		}
+		tpOpts = append(tpOpts, sdktrace.WithSyncer(spanOut))
+		metricOut, err := stdoutmetric.New(stdoutmetric.WithWriter(out), stdoutmetric.WithPrettyPrint())
+		if err != nil {
+			return err
+		}
+		// The periodic reader exports once more when the provider shuts down.
+		mpOpts = append(mpOpts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricOut, sdkmetric.WithInterval(time.Hour))))
 	}
-	// The periodic reader exports once more when the provider shuts down.
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricOut, sdkmetric.WithInterval(time.Hour))))
+	tp := sdktrace.NewTracerProvider(tpOpts...)
+	mp := sdkmetric.NewMeterProvider(mpOpts...)
+	cfg.TracerProvider, cfg.MeterProvider = tp, mp
 
-	rt, err := rmq.New(rmq.Config{
-		Brokers: []string{b.Addr()}, TLS: rmq.TLSConfig{Config: &tls.Config{RootCAs: b.CAPool()}}, ClientID: "tracing-example",
-		TracerProvider: tp, MeterProvider: mp,
-	})
+	rt, err := rmq.New(cfg)
 	if err != nil {
 		return err
 	}
-	p, err := rt.CreateProducer("orders", rmq.ProducerConfig{Linger: 20 * time.Millisecond})
+	p, err := rt.CreateProducer(o.topic, rmq.ProducerConfig{Linger: 20 * time.Millisecond})
 	if err != nil {
 		_ = rt.Close(ctx)
 		return err
@@ -87,7 +120,7 @@ func run(out io.Writer) error {
 	// A batch of keyless messages: the sticky partitioner puts them in one
 	// request, whose send span links to each message's create span.
 	bctx, bulk := tracer.Start(ctx, "bulk import")
-	msgs := make([]*rmq.Message, 5)
+	msgs := make([]*rmq.Message, o.messages)
 	for i := range msgs {
 		msgs[i] = &rmq.Message{Payload: []byte(fmt.Sprintf("item %d", i))}
 	}
@@ -110,7 +143,7 @@ func run(out io.Writer) error {
 	spans := rec.Ended()
 	fmt.Fprintf(out, "\n== one message (partition %d, offset %d) ==\n", res.Partition, res.Offset)
 	printTree(out, spans, checkout.SpanContext().TraceID())
-	fmt.Fprintln(out, "\n== one batch ==")
+	fmt.Fprintf(out, "\n== one batch of %d messages ==\n", len(msgs))
 	printTree(out, spans, bulk.SpanContext().TraceID())
 	return nil
 }

@@ -30,35 +30,70 @@ func TestSmoke(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	runIt := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		var stdout, stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("tracing %q: %v\nstderr:\n%s", args, err, stderr.String())
+		}
+		return stdout.String()
 	}
-	out := stdout.String()
+
+	// By default: the span tree summary only, short, no JSON.
+	out := runIt()
 	for _, want := range []string{
-		`"Name": "create orders"`, `"Name": "send orders"`, `"Name": "checkout"`,
-		"== one message", "== one batch ==", "rustmq.router.routed", "rustmq.batcher.batch_closed",
-		"rustmq.connection.response", "messaging.client.operation.duration", "messaging.client.sent.messages",
+		"== one message", "== one batch of 5 messages ==", "create orders (producer)", "checkout (internal)",
+		"rustmq.router.routed", "rustmq.batcher.batch_closed", "rustmq.connection.response",
 	} {
 		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q", want)
+			t.Errorf("summary lacks %q", want)
 		}
 	}
-	// The batch's send span links to each of its five create spans.
-	batch := out[strings.Index(out, "== one batch =="):]
-	if n := strings.Count(batch, "send orders (client)"); n != 1 {
-		t.Errorf("%d send spans in the batch summary:\n%s", n, batch)
+	if strings.Contains(out, `"Name":`) || strings.Count(out, "\n") > 200 {
+		t.Errorf("default output should be the summary alone, got %d lines", strings.Count(out, "\n"))
 	}
-	sendPart := batch[strings.Index(batch, "send orders (client)"):]
-	if n := strings.Count(sendPart, "→ link"); n != 5 {
-		t.Errorf("batch send span has %d links, want 5:\n%s", n, sendPart)
-	}
+	checkLinks(t, out, "orders", 5)
 	if t.Failed() {
-		t.Logf("stdout tail:\n%s", tail(out, 3000))
+		t.Logf("stdout:\n%s", out)
+	}
+
+	// -raw adds the exporters' JSON; the flags are honoured.
+	raw := runIt("-raw", "-messages", "3", "-topic", "payments")
+	for _, want := range []string{
+		`"Name": "create payments"`, `"Name": "send payments"`, `"Name": "checkout"`, "== one batch of 3 messages ==",
+		"messaging.client.operation.duration", "messaging.client.sent.messages",
+	} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("-raw output lacks %q", want)
+		}
+	}
+	checkLinks(t, raw, "payments", 3)
+	if t.Failed() {
+		t.Logf("-raw stdout tail:\n%s", tail(raw, 3000))
+	}
+}
+
+// checkLinks checks that the batch summary has one send span linked to
+// each of the batch's n create spans.
+func checkLinks(t *testing.T, out, topic string, n int) {
+	t.Helper()
+	i := strings.Index(out, "== one batch")
+	if i < 0 {
+		t.Errorf("no batch summary")
+		return
+	}
+	batch := out[i:]
+	send := "send " + topic + " (client)"
+	if c := strings.Count(batch, send); c != 1 {
+		t.Errorf("%d send spans in the batch summary:\n%s", c, batch)
+		return
+	}
+	sendPart := batch[strings.Index(batch, send):]
+	if c := strings.Count(sendPart, "→ link"); c != n {
+		t.Errorf("batch send span has %d links, want %d:\n%s", c, n, sendPart)
 	}
 }
 

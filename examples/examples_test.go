@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,6 +107,54 @@ func TestExamples(t *testing.T) {
 	t.Run("production/messages", func(t *testing.T) {
 		o := run(t, bin("production"), 30*time.Second, "-messages", "300", "-rate", "0", "-log-level", "warn")
 		expect(t, "stdout", o.stdout, `^summary: produced=300 sent=300 failed=0 `)
+	})
+
+	t.Run("production/metrics", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin("production"), "-duration", "3s", "-rate", "500", "-metrics-addr", "127.0.0.1:0")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout = io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		url := ""
+		for sc.Scan() {
+			if m := regexp.MustCompile(`msg="serving metrics" url=(\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+				url = m[1]
+				break
+			}
+		}
+		go func() { _, _ = io.Copy(io.Discard, stderr) }()
+		if url == "" {
+			_ = cmd.Wait()
+			t.Fatal("production did not log where it serves metrics")
+		}
+		var body string
+		for deadline := time.Now().Add(2 * time.Second); ; {
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if strings.Contains(body, "messaging_client_sent_messages_total{") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // waiting for the first acknowledged batch
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("production: %v", err)
+		}
+		expect(t, "/metrics", body,
+			`^messaging_client_sent_messages_total\{.*messaging_destination_name="orders"`,
+			`^rustmq_producer_messages_total\{.*rustmq_outcome="delivered"`,
+			`^rustmq_connection_state_ratio\{.*rustmq_connection_state="connected".* 1$`)
 	})
 
 	t.Run("production/SIGTERM", func(t *testing.T) {

@@ -386,3 +386,52 @@ func readLines(r io.Reader, ch chan<- string) {
 	}
 	close(ch)
 }
+
+// TestPerfServesMetrics runs perf with -metrics-addr and scrapes the
+// endpoint while the test runs.
+func TestPerfServesMetrics(t *testing.T) {
+	b := startBrokerBin(t, "--topic", "perf:1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bins(t), "rustmq"), append([]string{"perf"}, conn(b, "-duration", "3s", "-rate", "2000", "-report", "0", "-metrics-addr", "127.0.0.1:0", "perf")...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 16)
+	go readLines(stderr, lines)
+	var addr string
+	for line := range lines {
+		if a, ok := strings.CutPrefix(line, "serving metrics on http://"); ok {
+			addr = strings.TrimSuffix(a, "/metrics")
+			break
+		}
+	}
+	if addr == "" {
+		_ = cmd.Wait()
+		t.Fatal("perf did not say where it serves metrics")
+	}
+	var got map[string]bool
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		got = scrape(t, addr)
+		if got["messaging_client_sent_messages_total"] || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // waiting for the first acknowledged batch
+	}
+	for range lines { // drain until perf exits
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("perf: %v\n%s", err, stdout.String())
+	}
+	for _, name := range []string{"messaging_client_sent_messages_total", "messaging_client_operation_duration_seconds", "rustmq_producer_messages_total", "rustmq_connection_state_ratio"} {
+		if !got[name] {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}

@@ -50,6 +50,7 @@ type flags struct {
 	customers                          int
 	report                             time.Duration
 	shutdown                           time.Duration
+	metricsAddr                        string
 	logLevel                           slog.Level
 }
 
@@ -68,6 +69,7 @@ func parseFlags() (flags, error) {
 	flag.IntVar(&f.customers, "customers", 50, "distinct customers (message keys)")
 	flag.DurationVar(&f.report, "report", time.Second, "interval of the metrics line")
 	flag.DurationVar(&f.shutdown, "shutdown-timeout", 15*time.Second, "deadline for flushing and closing at shutdown")
+	flag.StringVar(&f.metricsAddr, "metrics-addr", "", "serve the runtime's metrics for Prometheus on this address (e.g. :9464) at /metrics")
 	level := flag.String("log-level", "info", "level of the slog lines on stderr: debug, info, warn or error")
 	flag.Parse()
 	if err := f.logLevel.UnmarshalText([]byte(*level)); err != nil {
@@ -151,6 +153,15 @@ func run(f flags, log *slog.Logger) (int64, error) {
 	} else {
 		cfg.Brokers = strings.Split(f.brokers, ",")
 		cfg.TLS = rmq.TLSConfig{CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile}
+	}
+
+	if f.metricsAddr != "" {
+		ms, err := startMetrics(f.metricsAddr, log)
+		if err != nil {
+			return 0, err
+		}
+		defer ms.stop()
+		cfg.MeterProvider = ms.provider
 	}
 
 	rt, err := rmq.New(cfg)

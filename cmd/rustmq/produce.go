@@ -160,7 +160,7 @@ func progressMode(mode string, terminal bool) (bool, error) {
 // produceStats counts the outcome of a produce run.
 type produceStats struct {
 	start               time.Time
-	sent, acked, failed atomic.Int64
+	acked, failed       atomic.Int64
 	mu                  sync.Mutex // serialises lines on stderr
 	firstErrs           int
 	progressMu          sync.Mutex

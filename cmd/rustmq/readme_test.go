@@ -202,4 +202,3 @@ func TestREADME(t *testing.T) {
 		t.Fatalf("ran %d README commands; the quick start alone has 6", ran)
 	}
 }
-

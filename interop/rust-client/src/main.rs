@@ -9,6 +9,7 @@
 //! setup, 3 the handshake was refused (by either side), 4 the connection timed out.
 
 mod golden;
+mod upstream;
 mod wire;
 
 use std::fmt::Debug;
@@ -26,7 +27,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_RESPONSE: usize = 16 << 20;
 
 /// Command-line settings.
-struct Args {
+pub(crate) struct Args {
     addr: SocketAddr,
     ca: String,
     alpn: Option<Vec<u8>>,
@@ -36,12 +37,15 @@ struct Args {
     handshake_only: bool,
     /// Check the golden vectors in this file and exit.
     golden: Option<String>,
+    /// Expect upstream RustMQ's behaviour instead of the development
+    /// broker's (`--expect upstream`).
+    expect_upstream: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: rustmq-interop-client --addr HOST:PORT --ca CA.pem [--alpn rustmq|none] \
-         [--topic NAME] [--server-name NAME] [--handshake-only]\n       \
+         [--topic NAME] [--server-name NAME] [--handshake-only] [--expect dev|upstream]\n       \
          rustmq-interop-client --golden wire-golden.txt"
     );
     std::process::exit(2);
@@ -55,6 +59,7 @@ fn parse_args() -> Args {
     let mut server_name = "localhost".to_string();
     let mut handshake_only = false;
     let mut golden = None;
+    let mut expect_upstream = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut val = || it.next().unwrap_or_else(|| usage());
@@ -77,6 +82,13 @@ fn parse_args() -> Args {
             "--server-name" => server_name = val(),
             "--handshake-only" => handshake_only = true,
             "--golden" => golden = Some(val()),
+            "--expect" => {
+                expect_upstream = match val().as_str() {
+                    "upstream" => true,
+                    "dev" => false,
+                    _ => usage(),
+                }
+            }
             _ => usage(),
         }
     }
@@ -89,6 +101,7 @@ fn parse_args() -> Args {
             server_name,
             handshake_only,
             golden,
+            expect_upstream,
         };
     }
     Args {
@@ -99,18 +112,19 @@ fn parse_args() -> Args {
         server_name,
         handshake_only,
         golden,
+        expect_upstream,
     }
 }
 
 /// Counts checks and failures, printing one transcript line per check.
 #[derive(Default)]
-struct Checks {
+pub(crate) struct Checks {
     passed: u32,
     failed: u32,
 }
 
 impl Checks {
-    fn check(&mut self, ok: bool, what: &str) {
+    pub(crate) fn check(&mut self, ok: bool, what: &str) {
         if ok {
             self.passed += 1;
             println!("  ok   {what}");
@@ -120,7 +134,7 @@ impl Checks {
         }
     }
 
-    fn eq<T: PartialEq + Debug>(&mut self, what: &str, got: T, want: T) {
+    pub(crate) fn eq<T: PartialEq + Debug>(&mut self, what: &str, got: T, want: T) {
         if got == want {
             self.check(true, &format!("{what} = {got:?}"));
         } else {
@@ -131,7 +145,7 @@ impl Checks {
 
 /// One raw exchange: writes `[kind][body]`, finishes the send side and reads
 /// the answer to its end.
-async fn exchange(conn: &quinn::Connection, frame: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) async fn exchange(conn: &quinn::Connection, frame: &[u8]) -> Result<Vec<u8>, String> {
     let work = async {
         let (mut send, recv) = conn.open_bi().await.map_err(|e| format!("open stream: {e}"))?;
         send.write_all(frame).await.map_err(|e| format!("write: {e}"))?;
@@ -145,7 +159,7 @@ async fn exchange(conn: &quinn::Connection, frame: &[u8]) -> Result<Vec<u8>, Str
 
 /// A typed request: frames it, sends it and decodes the answer, checking the
 /// type byte and that the body holds exactly one value (no trailing bytes).
-async fn call<Req: Serialize, Resp: DeserializeOwned + Serialize>(
+pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned + Serialize>(
     conn: &quinn::Connection,
     kind: u8,
     req: &Req,
@@ -564,7 +578,11 @@ async fn run(args: Args) -> i32 {
     }
     let mut c = Checks::default();
     c.eq("negotiated ALPN", show_alpn(&negotiated), show_alpn(&args.alpn));
-    scenario(&conn, &args, &mut c).await;
+    if args.expect_upstream {
+        upstream::scenario(&conn, &args, &mut c).await;
+    } else {
+        scenario(&conn, &args, &mut c).await;
+    }
     conn.close(0u32.into(), b"done");
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     println!("client: {} checks passed, {} failed", c.passed, c.failed);

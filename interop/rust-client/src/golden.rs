@@ -1,4 +1,4 @@
-//! Checks the golden vectors beside WIRE.md against this crate's own serde +
+//! Checks the codec's golden vectors (transport/wire/testdata) against this crate's own serde +
 //! bincode 1.3.3 encoding: every value described in the file is built here by
 //! hand, serialized, compared byte for byte, and decoded back.
 

@@ -1,4 +1,4 @@
-//! An independent RustMQ client, written from WIRE.md alone, on the stack the
+//! An independent RustMQ client, written from docs/protocol.md alone, on the stack the
 //! upstream broker uses: serde + bincode 1.3 (default options) for the bodies,
 //! quinn + rustls for QUIC/TLS 1.3.
 //!
@@ -442,7 +442,7 @@ async fn scenario(conn: &quinn::Connection, args: &Args, c: &mut Checks) {
         }
     }
 
-    println!("timestamp -1 (Kafka's \"no timestamp\"; WIRE.md sets no range) on partition 1 (informational)");
+    println!("timestamp -1 (Kafka's \"no timestamp\"; the protocol sets no range) on partition 1 (informational)");
     let no_ts = Record { key: None, value: b"no-ts".to_vec(), headers: vec![], timestamp: -1 };
     let no_ts_req = ProduceRequest { partition_id: 1, ..produce(vec![no_ts.clone()]) };
     match call::<_, ProduceResponse>(conn, PRODUCE, &no_ts_req).await {
@@ -455,7 +455,7 @@ async fn scenario(conn: &quinn::Connection, args: &Args, c: &mut Checks) {
             }
         }
         Ok(r) => println!(
-            "       note: refused with error_code {} {:?} (not in WIRE.md)",
+            "       note: refused with error_code {} {:?} (not in the protocol reference)",
             r.error_code, r.error_message
         ),
     }

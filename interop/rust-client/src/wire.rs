@@ -1,4 +1,4 @@
-//! The RustMQ client messages, declared from WIRE.md's listing and nothing
+//! The RustMQ client messages, declared from docs/protocol.md's listing and nothing
 //! else. serde derives their layout; bincode 1.3 with default options turns
 //! them into bytes, exactly as the upstream broker does.
 

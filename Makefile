@@ -56,7 +56,7 @@ bench:
 clean:
 	rm -rf bin
 
-## interop: the broker binary against an independent Rust client (serde+bincode+quinn+rustls from Debian's crates)
+## interop: the broker binary against an independent Rust client, and the runtime against an upstream-faithful server (Rust serde+bincode+quinn+rustls from Debian's crates; see interop/README.md)
 .PHONY: interop
 interop:
 	bash interop/run.sh

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+
+	"github.com/quic-go/quic-go"
 
 	"github.com/rustmq/rustmq-go/internal/devcert"
 	"github.com/rustmq/rustmq-go/transport/wire"
@@ -29,6 +32,7 @@ type Broker struct {
 	caPEM   []byte
 	caPool  *x509.CertPool
 	auth    authServer // nil when Config.Auth is nil
+	reset   quic.StatelessResetKey
 
 	nodes []*node
 
@@ -57,6 +61,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, log: cfg.Logger, topics: map[string]*topic{}}
 	b.stopCtx, b.stop = context.WithCancel(context.Background())
+	if cfg.StatelessResetKey != nil {
+		b.reset = *cfg.StatelessResetKey
+	} else if _, err := rand.Read(b.reset[:]); err != nil {
+		return nil, fmt.Errorf("broker: stateless reset key: %w", err)
+	}
 	if err := b.setupTLS(); err != nil {
 		return nil, err
 	}
@@ -178,6 +187,12 @@ func (b *Broker) NodeID(i int) string {
 // should trust, or nil when Config.Certificate was given.
 func (b *Broker) CACertPEM() []byte { return b.caPEM }
 
+// StatelessResetKey returns the key the broker derives its stateless reset
+// tokens from: Config.StatelessResetKey, or the random key made by Start.
+// Start a broker on the same address with this key to reset the
+// connections of this one.
+func (b *Broker) StatelessResetKey() quic.StatelessResetKey { return b.reset }
+
 // CAPool returns a pool holding the generated CA, or nil when
 // Config.Certificate was given.
 func (b *Broker) CAPool() *x509.CertPool { return b.caPool }
@@ -196,7 +211,7 @@ func (b *Broker) Close() error {
 	b.stop()
 	var errs []error
 	for _, n := range b.nodes {
-		if err := n.stopNode(); err != nil && !errors.Is(err, ErrNodeStopped) {
+		if err := n.stopNode(false); err != nil && !errors.Is(err, ErrNodeStopped) {
 			errs = append(errs, err)
 		}
 	}

@@ -102,7 +102,21 @@ func (b *Broker) StopNode(i int) error {
 	if i < 0 || i >= len(b.nodes) {
 		return fmt.Errorf("%w: %d", ErrNoSuchNode, i)
 	}
-	return b.nodes[i].stopNode()
+	return b.nodes[i].stopNode(false)
+}
+
+// CrashNode stops node i as a killed process stops: its UDP socket closes
+// before anything else, so clients receive no CONNECTION_CLOSE and learn
+// that the node is gone only from their idle timeout, or from a stateless
+// reset once the node (or another broker with the same StatelessResetKey)
+// listens on the address again. Otherwise it is StopNode: StartNode brings
+// the node back on the same address, with the same key. Returns
+// ErrNodeStopped when the node is not running.
+func (b *Broker) CrashNode(i int) error {
+	if i < 0 || i >= len(b.nodes) {
+		return fmt.Errorf("%w: %d", ErrNoSuchNode, i)
+	}
+	return b.nodes[i].stopNode(true)
 }
 
 // StartNode starts node i again on the same address. Returns ErrNodeRunning

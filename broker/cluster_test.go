@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
@@ -108,5 +109,41 @@ func TestStopAndStartNode(t *testing.T) {
 	}
 	if err := b.StopNode(5); !errors.Is(err, ErrNoSuchNode) {
 		t.Fatalf("StopNode(5): %v", err)
+	}
+}
+
+// TestCrashNodeAndStatelessReset crashes a node (no CONNECTION_CLOSE
+// reaches the client), restarts it on the same address with the same
+// stateless reset key, and checks that the client's next request ends its
+// old connection with a stateless reset rather than hanging until the idle
+// timeout (30 s for this client).
+func TestCrashNodeAndStatelessReset(t *testing.T) {
+	b := startBroker(t, Config{Topics: map[string]int{"t": 1}})
+	c := dial(t, b, b.Addr())
+	c.mustProduce(t, &wire.ProduceRequest{Topic: "t", Records: records("a")})
+	if err := b.CrashNode(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CrashNode(0); !errors.Is(err, ErrNodeStopped) {
+		t.Fatalf("second CrashNode: %v", err)
+	}
+	if err := b.CrashNode(3); !errors.Is(err, ErrNoSuchNode) {
+		t.Fatalf("CrashNode(3): %v", err)
+	}
+	if err := b.StartNode(0); err != nil {
+		t.Fatal(err)
+	}
+	// Had the crash sent a CONNECTION_CLOSE, this would fail with the
+	// broker's application error instead.
+	_, err := c.produce(&wire.ProduceRequest{Topic: "t", Records: records("b")})
+	var reset *quic.StatelessResetError
+	if !errors.As(err, &reset) {
+		t.Fatalf("request after the restart: %v, want a stateless reset", err)
+	}
+	// A new connection works, and the log kept the record.
+	c = dial(t, b, b.Addr())
+	r := c.mustProduce(t, &wire.ProduceRequest{Topic: "t", Records: records("c")})
+	if r.ErrorCode != 0 || r.Offset != 1 {
+		t.Fatalf("after the restart: %+v", r)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/quic-go/quic-go"
 )
 
 // Defaults of Config fields; a zero field means the default.
@@ -130,6 +132,15 @@ type Config struct {
 	// disables waiting, so such a batch is answered 45 at once, as WIRE.md
 	// describes.
 	IdempotenceReorderWindow time.Duration
+	// StatelessResetKey derives the stateless reset tokens the broker
+	// hands its clients (RFC 9000 §10.3). A broker restarted on the same
+	// address with the same key answers the packets of connections it no
+	// longer knows with a stateless reset, so those clients learn at once
+	// that their connection is gone instead of waiting for their idle
+	// timeout. Persist it with the data (cmd/rustmq-broker keeps it in its
+	// data or TLS directory). Default nil: a random key per Start, which a
+	// node restarted by StartNode keeps; see Broker.StatelessResetKey.
+	StatelessResetKey *quic.StatelessResetKey
 	// Logger receives the broker's logs. Default nil: discarded.
 	Logger *slog.Logger
 }

@@ -16,7 +16,8 @@
 // metadata.go, authenticate.go, capabilities.go, unsupported.go), whose opening comment says
 // what it supports and where it departs from the upstream broker. The fault
 // controls (DropConnections, RefuseConnections, SetResponseDelay, FailNext,
-// MoveLeader, StopNode, StartNode) live in faults.go and cluster.go.
+// MoveLeader, StopNode, CrashNode, StartNode) live in faults.go and
+// cluster.go.
 //
 // A *Broker is safe for concurrent use.
 //

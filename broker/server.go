@@ -80,7 +80,8 @@ func (n *node) start() error {
 	}
 	b := n.b
 	tr := &quic.Transport{
-		Conn: udp,
+		Conn:              udp,
+		StatelessResetKey: &b.reset,
 		ConnContext: func(ctx context.Context, _ *quic.ClientInfo) (context.Context, error) {
 			if b.faults.refusing(time.Now()) {
 				return nil, errRefused
@@ -104,8 +105,9 @@ func (n *node) start() error {
 }
 
 // stopNode closes the listener and every connection, then waits for the
-// node's goroutines to finish.
-func (n *node) stopNode() error {
+// node's goroutines to finish. With crash, the UDP socket is closed first,
+// so that no CONNECTION_CLOSE (nor anything else) reaches the clients.
+func (n *node) stopNode(crash bool) error {
 	n.mu.Lock()
 	if !n.running {
 		n.mu.Unlock()
@@ -121,14 +123,20 @@ func (n *node) stopNode() error {
 	n.conns = map[*connection]struct{}{}
 	n.mu.Unlock()
 
+	var err error
+	if crash {
+		err = udp.Close()
+	}
 	_ = ln.Close()
 	for c := range conns {
 		_ = c.c.CloseWithError(codeShutdown, "broker node stopping")
 	}
 	_ = tr.Close()
-	err := udp.Close()
+	if !crash {
+		err = udp.Close()
+	}
 	n.wg.Wait()
-	n.b.log.Info("node stopped", "node", n.id)
+	n.b.log.Info("node stopped", "node", n.id, "crash", crash)
 	return err
 }
 

@@ -14,8 +14,8 @@ const ALPN = "rustmq"
 // Defaults applied to zero fields of [Config] and [TLSConfig].
 const (
 	DefaultDialTimeout      = 10 * time.Second
-	DefaultKeepAlivePeriod  = 10 * time.Second
-	DefaultIdleTimeout      = 30 * time.Second
+	DefaultKeepAlivePeriod  = 500 * time.Millisecond
+	DefaultIdleTimeout      = 1500 * time.Millisecond
 	DefaultMaxRequestBytes  = 16 << 20
 	DefaultMaxResponseBytes = 64 << 20
 	DefaultReloadInterval   = 30 * time.Second
@@ -113,12 +113,26 @@ type Config struct {
 	// fallback attempt if any, and the Authenticate handshake. It also
 	// bounds each re-authentication. Default 10s.
 	DialTimeout time.Duration
-	// KeepAlivePeriod is how often an otherwise idle connection sends a
-	// keep-alive packet (at most half of the negotiated idle timeout). A
-	// negative value disables keep-alives. Default 10s.
+	// KeepAlivePeriod is how long after the last packet from the broker a
+	// connection sends a keep-alive PING (at most half of the negotiated
+	// idle timeout). Keep-alives are what lets an idle connection notice a
+	// dead broker: without them it has nothing to wait an answer for. A
+	// negative value disables them. Default 500ms.
 	KeepAlivePeriod time.Duration
-	// IdleTimeout closes a connection that received nothing for this long
-	// (the smaller of ours and the broker's applies). Default 30s.
+	// IdleTimeout ends a connection that heard nothing from the broker for
+	// this long after it last sent it something that needs an answer; the
+	// smaller of ours and the broker's applies, on both sides. The
+	// connection then ends with a [*ConnError] wrapping a
+	// *quic.IdleTimeoutError. With the defaults a dead broker (killed, or
+	// unreachable) is noticed within about 2s on loopback: at most
+	// IdleTimeout after the first request or keep-alive it leaves
+	// unanswered, so about KeepAlivePeriod + IdleTimeout on an idle
+	// connection. quic-go never times out sooner than three probe timeouts
+	// (3 PTO, about three round trips plus their variance), so on slow or
+	// lossy paths the effective timeout stretches beyond this value by
+	// itself; a broker restarted on the same address with the same
+	// stateless reset key ends old connections at once instead. Default
+	// 1.5s.
 	IdleTimeout time.Duration
 	// MaxRequestBytes is the largest request body Do sends; larger ones fail
 	// with ErrRequestTooLarge before touching the network. Upstream brokers

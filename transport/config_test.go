@@ -13,8 +13,8 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := d.Config()
-	if cfg.DialTimeout != 10*time.Second || cfg.KeepAlivePeriod != 10*time.Second ||
-		cfg.IdleTimeout != 30*time.Second || cfg.MaxRequestBytes != 16<<20 ||
+	if cfg.DialTimeout != 10*time.Second || cfg.KeepAlivePeriod != 500*time.Millisecond ||
+		cfg.IdleTimeout != 1500*time.Millisecond || cfg.MaxRequestBytes != 16<<20 ||
 		cfg.MaxResponseBytes != 64<<20 || cfg.TLS.ReloadInterval != 30*time.Second ||
 		cfg.ALPN != ALPNAuto || cfg.Logger == nil {
 		t.Fatalf("defaults not applied: %+v", cfg)

@@ -14,4 +14,9 @@
 // It prints where it listens and how to connect on stdout, logs to stderr,
 // and stops cleanly on SIGINT or SIGTERM. With --user or --jwt-secret-file,
 // authentication is required before Produce, Fetch and Metadata.
+//
+// With --data-dir the broker is durable and keeps its stateless reset key
+// in DIR/stateless-reset.key: restarted on the same port after a crash, it
+// resets the connections of its previous run at once, so clients reconnect
+// without waiting for their idle timeout.
 package main

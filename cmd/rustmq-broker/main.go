@@ -128,6 +128,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if *dataDir != "" {
+		key, err := loadOrCreateResetKey(*dataDir)
+		if err != nil {
+			return fmt.Errorf("--data-dir: stateless reset key: %w", err)
+		}
+		cfg.StatelessResetKey = key
+	}
+
 	b, err := broker.Start(ctx, cfg)
 	if err != nil {
 		return err

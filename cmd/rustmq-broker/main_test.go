@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,27 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer cleanupBinary()
+		return runTests(m)
+	}()
+	os.Exit(code)
+}
+
+// runTests runs the tests and checks for leaked goroutines, as
+// goleak.VerifyTestMain does, but returns the code so that the built
+// binary can be removed afterwards.
+func runTests(m *testing.M) int {
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			return 1
+		}
+	}
+	return code
+}
 
 // syncBuffer is an io.Writer safe to read while run writes to it.
 type syncBuffer struct {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,7 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", "", "directory for durable partition logs (default: memory only)")
 	certFile := fs.String("tls-cert", "", "server certificate chain, PEM (default: generate a CA and a leaf)")
 	keyFile := fs.String("tls-key", "", "server private key, PEM")
-	writeCA := fs.String("write-ca", "", "write the generated CA certificate to this file for clients")
+	writeCA := fs.String("write-ca", "", "write the CA certificate to this file for clients; without a TLS directory, its key is kept beside it (FILE-key.pem) and reused at the next start")
+	tlsDir := fs.String("tls-dir", "", "keep the generated CA, its key, the server certificate and the stateless reset key in DIR and reuse them at every start (default: DATA_DIR/tls with --data-dir)")
 	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mTLS; principal = CN)")
 	noALPN := fs.Bool("no-alpn", false, "configure no ALPN, like upstream's default QUIC server")
 	maxReq := fs.Int64("max-request-bytes", broker.DefaultMaxRequestBytes, "largest request frame accepted")
@@ -90,14 +92,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
 	if *certFile != "" {
+		if *writeCA != "" {
+			return errors.New("--write-ca writes a generated CA; it does not apply with --tls-cert")
+		}
+		if *tlsDir != "" {
+			return errors.New("--tls-dir keeps a generated CA; it does not apply with --tls-cert")
+		}
 		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 		if err != nil {
 			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
 		}
 		cfg.Certificate = &cert
-		if *writeCA != "" {
-			return errors.New("--write-ca writes a generated CA; it does not apply with --tls-cert")
+	}
+	dir := *tlsDir
+	if dir == "" && *dataDir != "" && *certFile == "" {
+		dir = filepath.Join(*dataDir, "tls")
+	}
+	var tm *tlsMaterial
+	switch {
+	case dir != "":
+		m, err := loadOrCreateTLSDir(dir)
+		if err != nil {
+			return fmt.Errorf("TLS directory %s: %w", dir, err)
 		}
+		tm = m
+		if *writeCA != "" {
+			if err := writeFileAtomic(*writeCA, m.ca.CertPEM, 0o644); err != nil {
+				return fmt.Errorf("--write-ca: %w", err)
+			}
+		}
+	case *writeCA != "":
+		m, err := loadOrCreateWriteCA(*writeCA)
+		if err != nil {
+			return fmt.Errorf("--write-ca: %w", err)
+		}
+		tm = m
+	}
+	if tm != nil {
+		cfg.Certificate = &tm.cert
 	}
 	if *clientCA != "" {
 		pem, err := os.ReadFile(*clientCA)
@@ -128,10 +160,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	if *dataDir != "" {
-		key, err := loadOrCreateResetKey(*dataDir)
+	// The stateless reset key lives with the data, else with the TLS
+	// material; without either a restarted broker cannot reset old
+	// connections, so each start makes its own.
+	if keyDir := *dataDir; keyDir != "" || *tlsDir != "" {
+		if keyDir == "" {
+			keyDir = *tlsDir
+		}
+		key, err := loadOrCreateResetKey(keyDir)
 		if err != nil {
-			return fmt.Errorf("--data-dir: stateless reset key: %w", err)
+			return fmt.Errorf("stateless reset key in %s: %w", keyDir, err)
 		}
 		cfg.StatelessResetKey = key
 	}
@@ -140,19 +178,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *writeCA != "" {
-		if err := os.WriteFile(*writeCA, b.CACertPEM(), 0o644); err != nil {
-			_ = b.Close()
-			return fmt.Errorf("--write-ca: %w", err)
-		}
-	}
-	printBanner(stdout, b, cfg, *writeCA)
+	printBanner(stdout, b, cfg, tm, dir, *writeCA)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "rustmq-broker: shutting down")
 	return b.Close()
 }
 
-func printBanner(w io.Writer, b *broker.Broker, cfg broker.Config, caFile string) {
+// printBanner says where the broker listens and what clients must trust.
+// tm is the kept TLS material (nil when the broker generated its own or
+// --tls-cert was given), dir the TLS directory ("" without one).
+func printBanner(w io.Writer, b *broker.Broker, cfg broker.Config, tm *tlsMaterial, dir, writeCA string) {
 	for i, addr := range b.Addrs() {
 		fmt.Fprintf(w, "rustmq-broker: %s listening on %s (QUIC)\n", b.NodeID(i), addr)
 	}
@@ -161,12 +196,21 @@ func printBanner(w io.Writer, b *broker.Broker, cfg broker.Config, caFile string
 		alpn = "no ALPN"
 	}
 	trust := "the CA of --tls-cert"
-	switch {
-	case caFile != "":
-		fmt.Fprintf(w, "rustmq-broker: CA certificate written to %s\n", caFile)
-		trust = caFile
-	case cfg.Certificate == nil:
-		trust = "the generated CA (pass --write-ca FILE to save it)"
+	if tm != nil {
+		how := "generated"
+		if tm.reused {
+			how = "reused"
+		}
+		if dir != "" {
+			fmt.Fprintf(w, "rustmq-broker: TLS material kept in %s (CA %s)\n", dir, how)
+		}
+		trust = tm.caFile
+		if writeCA != "" {
+			fmt.Fprintf(w, "rustmq-broker: CA certificate written to %s (CA %s)\n", writeCA, how)
+			trust = writeCA
+		}
+	} else if cfg.Certificate == nil {
+		trust = "the generated CA (pass --write-ca FILE or --tls-dir DIR to keep it)"
 	}
 	extra := ""
 	if cfg.ClientCAs != nil {

@@ -108,6 +108,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:0", "extra"}, "unexpected arguments"},
 		{[]string{"--brokers", "0", "--max-request-bytes", "1"}, "MaxRequestBytes"},
 		{[]string{"--no-such-flag"}, "not defined"},
+		{[]string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-dir", "d"}, "--tls-dir keeps a generated CA"},
 	} {
 		var out, errs syncBuffer
 		err := run(context.Background(), tc.args, &out, &errs)

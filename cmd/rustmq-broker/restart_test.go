@@ -12,12 +12,13 @@ import (
 	"github.com/rustmq/rustmq-go/transport"
 )
 
-// TestBinaryRestartResetsOldConnections kills the durable broker with
-// SIGKILL and starts it again on the same port and data directory. The
-// client's old connection, whose idle timeout is far beyond the test's
-// patience, must end at its next request with a stateless reset: the key
-// survived in the data directory.
-func TestBinaryRestartResetsOldConnections(t *testing.T) {
+// TestBinaryDurableRestart kills the durable broker with SIGKILL and
+// starts it again on the same port and data directory, as a chaos test
+// does. The client's old connection, whose idle timeout is far beyond the
+// test's patience, must end at its next request with a stateless reset
+// (the key survived in the data directory), and a new connection trusting
+// the first run's CA must succeed (the CA survived in DATA_DIR/tls).
+func TestBinaryDurableRestart(t *testing.T) {
 	dataDir := t.TempDir()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	p1 := startProcess(t, "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--topic", "t:1", "--write-ca", ca)
@@ -25,7 +26,9 @@ func TestBinaryRestartResetsOldConnections(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reset key not persisted: %v", err)
 	}
-	c, err := dialAndProbe(t, dialer(t, ca, transport.Config{IdleTimeout: time.Minute, KeepAlivePeriod: -1}), p1.addr)
+	firstCA := copyFile(t, ca)
+	d := dialer(t, firstCA, transport.Config{IdleTimeout: time.Minute, KeepAlivePeriod: -1})
+	c, err := dialAndProbe(t, d, p1.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +43,11 @@ func TestBinaryRestartResetsOldConnections(t *testing.T) {
 	if _, ok := errors.AsType[*quic.StatelessResetError](err); !ok {
 		t.Fatalf("request on the old connection after the restart: %v, want a stateless reset", err)
 	}
+	c2, err := dialAndProbe(t, d, p1.addr)
+	if err != nil {
+		t.Fatalf("a client trusting the first run's CA cannot reach the restarted broker: %v", err)
+	}
+	_ = c2.Close()
 }
 
 func TestResetKeyFile(t *testing.T) {

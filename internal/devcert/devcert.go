@@ -140,6 +140,56 @@ func WriteKeyPair(cert tls.Certificate, certFile, keyFile string) error {
 // WriteCA writes the CA certificate as a PEM file.
 func (ca *CA) WriteCA(file string) error { return os.WriteFile(file, ca.CertPEM, 0o644) }
 
+// KeyPEM returns the CA's private key as a PKCS #8 PEM block.
+func (ca *CA) KeyPEM() ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("devcert: marshal CA key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// ParseCA reads a CA back from the PEM certificate written by WriteCA (or
+// CertPEM) and the PEM key written from KeyPEM. It fails unless the
+// certificate is a CA that may sign certificates and the key is its own.
+func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("devcert: CA certificate and key: %w", err)
+	}
+	cert := pair.Leaf
+	if cert == nil {
+		if cert, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("devcert: CA certificate: %w", err)
+		}
+	}
+	if !cert.IsCA || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return nil, fmt.Errorf("devcert: certificate %q is not a CA able to sign certificates", cert.Subject.CommonName)
+	}
+	key, ok := pair.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("devcert: CA key of type %T cannot sign", pair.PrivateKey)
+	}
+	return &CA{Cert: cert, Key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})}, nil
+}
+
+// VerifyServer reports why cert is not a server certificate this CA signed
+// that is valid for host until at least validUntil, or nil when it is.
+func (ca *CA) VerifyServer(cert tls.Certificate, host string, validUntil time.Time) error {
+	if len(cert.Certificate) == 0 {
+		return fmt.Errorf("devcert: empty certificate chain")
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return fmt.Errorf("devcert: server certificate: %w", err)
+	}
+	if leaf.NotAfter.Before(validUntil) {
+		return fmt.Errorf("devcert: server certificate expires %s", leaf.NotAfter.Format(time.RFC3339))
+	}
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	return err
+}
+
 func serial() *big.Int {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
 	if err != nil {

@@ -31,6 +31,13 @@ const (
 	// so later dials to that broker start with what worked. This suits both
 	// upstream servers: the secure one that requires "rustmq" and the
 	// default one that configures no ALPN at all.
+	//
+	// A refusal is recognised as quinn sends it: CRYPTO_ERROR 0x178 (TLS
+	// alert no_application_protocol) from quinn-proto 0.11.5 on, and a bare
+	// APPLICATION_ERROR 0x0c (no frame type, no reason) before, which old
+	// quinn sends for every TLS failure of the handshake. When both offers
+	// are refused the error wraps [ErrALPNMismatch] and names both
+	// refusals. A close after the handshake never triggers the retry.
 	ALPNAuto ALPNMode = iota
 	// ALPNRustMQ always offers "rustmq" and fails against a broker that
 	// selects no application protocol.

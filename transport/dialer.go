@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -99,20 +98,28 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 }
 
 // handshake dials with the ALPN offer of the configured mode. In ALPNAuto it
-// starts with what last worked for addr and, when the handshake fails for
-// lack of a common application protocol, tries the other offer once.
+// starts with what last worked for addr and, when the handshake fails in a
+// way an ALPN refusal does (see isALPNFailure), tries the other offer once.
 func (d *Dialer) handshake(ctx context.Context, addr string) (*quic.Conn, error) {
 	switch d.cfg.ALPN {
 	case ALPNRustMQ:
 		qc, err := d.dialOnce(ctx, addr, true)
-		if err != nil && isALPNFailure(err) {
+		switch {
+		case err == nil:
+		case isALPNRefusal(err):
 			err = fmt.Errorf("%w: offered %q but the broker selected none (use ALPN mode auto or none for brokers without ALPN): %w", ErrALPNMismatch, ALPN, err)
+		case isBareHandshakeClose(err):
+			err = fmt.Errorf("broker closed the handshake with a bare APPLICATION_ERROR, as quinn before 0.11.5 does for any TLS failure, an unwanted ALPN offer included (ALPN mode auto retries without ALPN): %w", err)
 		}
 		return qc, err
 	case ALPNNone:
 		qc, err := d.dialOnce(ctx, addr, false)
-		if err != nil && isALPNFailure(err) {
+		switch {
+		case err == nil:
+		case isALPNRefusal(err):
 			err = fmt.Errorf("%w: offered none but the broker requires one (use ALPN mode auto or rustmq): %w", ErrALPNMismatch, err)
+		case isBareHandshakeClose(err):
+			err = fmt.Errorf("broker closed the handshake with a bare APPLICATION_ERROR, as quinn before 0.11.5 does for any TLS failure, a missing ALPN offer included (ALPN mode auto retries with %q): %w", ALPN, err)
 		}
 		return qc, err
 	}
@@ -123,14 +130,21 @@ func (d *Dialer) handshake(ctx context.Context, addr string) (*quic.Conn, error)
 	if err == nil || !isALPNFailure(err) {
 		return qc, err
 	}
-	d.logger.Info("rustmq transport: no common ALPN protocol; retrying with the other offer",
+	d.logger.Info("rustmq transport: handshake refused as for an ALPN mismatch; retrying with the other offer",
 		"addr", addr, "offered_alpn", offer, "error", err)
 	qc, err2 := d.dialOnce(ctx, addr, !offer)
 	if err2 != nil {
-		if isALPNFailure(err2) {
-			return nil, fmt.Errorf("%w: broker refused both the %q offer and no offer: %w", ErrALPNMismatch, ALPN, errors.Join(err, err2))
+		first, second := offerName(offer), offerName(!offer)
+		if !isALPNFailure(err2) {
+			// Classified by the second failure alone: the first one
+			// only explains why there was a second attempt.
+			return nil, fmt.Errorf("%w (the first attempt, offering %s, was refused: %v)", err2, first, err)
 		}
-		return nil, err2
+		hint := ""
+		if isBareHandshakeClose(err) && isBareHandshakeClose(err2) {
+			hint = "; both closes were bare APPLICATION_ERRORs, which a broker on quinn before 0.11.5 sends for any TLS failure, so its client certificate requirements may be the cause instead"
+		}
+		return nil, fmt.Errorf("%w: broker refused both the %s offer (%w) and the %s offer (%w)%s", ErrALPNMismatch, first, err, second, err2, hint)
 	}
 	d.mu.Lock()
 	if offer {
@@ -140,6 +154,14 @@ func (d *Dialer) handshake(ctx context.Context, addr string) (*quic.Conn, error)
 	}
 	d.mu.Unlock()
 	return qc, nil
+}
+
+// offerName names an ALPN offer for messages.
+func offerName(offer bool) string {
+	if offer {
+		return fmt.Sprintf("%q", ALPN)
+	}
+	return "no-ALPN"
 }
 
 func (d *Dialer) dialOnce(ctx context.Context, addr string, offerALPN bool) (*quic.Conn, error) {

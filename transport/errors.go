@@ -291,15 +291,35 @@ func isTLSFailure(err error) bool {
 // alert 120 (no_application_protocol): 0x100 + 120 (RFC 9001 §4.8).
 const cryptoErrorNoApplicationProtocol = quic.TransportErrorCode(0x100 + 120)
 
-// isALPNFailure reports a handshake that failed for lack of a common
+// isALPNRefusal reports a handshake that failed for lack of a common
 // application protocol, whichever side noticed: crypto/tls on our side
 // ("server did not select an ALPN protocol", raised as a local crypto error
 // with alert 120) or the broker's TLS stack refusing our offer (a remote
-// CRYPTO_ERROR 0x178). Nothing else maps to that code.
-func isALPNFailure(err error) bool {
+// CRYPTO_ERROR 0x178, as quinn-proto sends from 0.11.5 on). Nothing else
+// maps to that code.
+func isALPNRefusal(err error) bool {
 	te, ok := errors.AsType[*quic.TransportError](err)
 	return ok && te.ErrorCode == cryptoErrorNoApplicationProtocol
 }
+
+// isBareHandshakeClose reports a handshake the broker ended with a bare
+// APPLICATION_ERROR: a remote CONNECTION_CLOSE of type 0x1c with code 0x0c,
+// no frame type and no reason. quinn-proto before 0.11.5 (0.9 is what
+// Debian packages) closes every handshake whose TLS fails after the
+// client's first Initial packet this way, whatever the TLS alert, and a Go
+// ClientHello spans two Initial packets: so this is what such a broker's
+// ALPN refusal looks like, but also its refusal of a client certificate.
+// It is only consulted for a dial that failed before the handshake
+// completed; an application close after the handshake arrives as a
+// *quic.ApplicationError instead and never matches.
+func isBareHandshakeClose(err error) bool {
+	te, ok := errors.AsType[*quic.TransportError](err)
+	return ok && te.Remote && te.ErrorCode == quic.ApplicationErrorErrorCode && te.FrameType == 0 && te.ErrorMessage == ""
+}
+
+// isALPNFailure reports a dial error that may come from an ALPN refusal:
+// either of the two above. ALPNAuto retries the other offer once on it.
+func isALPNFailure(err error) bool { return isALPNRefusal(err) || isBareHandshakeClose(err) }
 
 // isConnLevel reports quic-go errors that end the whole connection, as
 // opposed to one stream.

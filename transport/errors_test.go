@@ -72,9 +72,16 @@ func TestIsALPNFailure(t *testing.T) {
 	if !isALPNFailure(&ConnError{Err: &quic.TransportError{ErrorCode: cryptoErrorNoApplicationProtocol}}) {
 		t.Error("CRYPTO_ERROR 0x178 not recognised")
 	}
+	if !isALPNFailure(&ConnError{Err: &quic.TransportError{Remote: true, ErrorCode: quic.ApplicationErrorErrorCode}}) {
+		t.Error("a remote bare APPLICATION_ERROR not recognised")
+	}
 	for _, err := range []error{
 		&quic.TransportError{ErrorCode: 0x100 + 42},
 		&quic.TransportError{ErrorCode: quic.ConnectionRefused},
+		&quic.TransportError{ErrorCode: quic.ApplicationErrorErrorCode},                                     // local
+		&quic.TransportError{Remote: true, ErrorCode: quic.ApplicationErrorErrorCode, ErrorMessage: "busy"}, // not bare
+		&quic.TransportError{Remote: true, ErrorCode: quic.ApplicationErrorErrorCode, FrameType: 6},
+		&quic.ApplicationError{Remote: true, ErrorCode: 0x0c},     // an application close after the handshake
 		errors.New("tls: server did not select an ALPN protocol"), // text alone is not enough
 		nil,
 	} {

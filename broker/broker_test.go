@@ -116,7 +116,7 @@ func TestErrorCodes(t *testing.T) {
 		{"unknown partition", wire.ProduceRequest{Topic: "t", PartitionID: 2, Records: records("a")}, 3, "partition 2 does not exist"},
 		{"no records", wire.ProduceRequest{Topic: "t"}, 87, "at least one record"},
 		{"negative timestamp", wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: []byte("a"), Timestamp: -5}}}, 87, "negative timestamp"},
-		{"empty header key", wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: []byte("a"), Headers: []wire.Header{{Key: "", Value: []byte("v")}}}}}, 87, "empty header key"},
+		{"empty header key", wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: []byte("a"), Headers: []wire.Header{{Key: "", Value: []byte("v")}}}}}, 87, `invalid header key "": empty`},
 		{"bad codec", wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: []byte("a"), Headers: []wire.Header{{Key: wire.HeaderCodec, Value: []byte("snappy")}}}}}, 87, "snappy"},
 		{"short pid", wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: []byte("a"), Headers: []wire.Header{{Key: wire.HeaderProducerID, Value: []byte{1}}, {Key: wire.HeaderSequence, Value: make([]byte, 8)}}}}}, 87, "rmq-pid must be 8 bytes"},
 		{"seq without pid", wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: []byte("a"), Headers: []wire.Header{{Key: wire.HeaderSequence, Value: make([]byte, 8)}}}}}, 87, "together"},

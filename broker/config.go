@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
 // Defaults of Config fields; a zero field means the default.
@@ -23,7 +25,6 @@ const (
 	DefaultProduceTimeout    = 30 * time.Second // used when a request says timeout_ms 0
 	DefaultMaxFetchWait      = 30 * time.Second // cap on a Fetch long poll
 	DefaultSessionLifetime   = 0                // authenticated sessions do not expire
-	maxTopicNameLen          = 249
 	maxPartitionsPerTopic    = 1 << 16
 	maxBrokers               = 64
 	anonymousPrincipal       = "ANONYMOUS"
@@ -224,12 +225,16 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
-// validTopic checks a topic name and partition count. Names follow Kafka's
-// rule (1..249 of [a-zA-Z0-9._-], not "." or ".."), which also keeps them
-// safe as directory names.
+// validTopic checks a topic name and partition count. Names pass the
+// protocol's check (wire.ValidateTopic) and follow Kafka's rule on top
+// (1..249 of [a-zA-Z0-9._-], not "." or ".."), which also keeps them safe
+// as directory names.
 func validTopic(name string, partitions int) error {
-	if name == "" || len(name) > maxTopicNameLen || name == "." || name == ".." {
-		return fmt.Errorf("topic name %q: must be 1..%d characters other than \".\" and \"..\" (got %d bytes)", name, maxTopicNameLen, len(name))
+	if err := wire.ValidateTopic(name); err != nil {
+		return err
+	}
+	if name == "." || name == ".." {
+		return fmt.Errorf("topic name %q: must not be \".\" or \"..\"", name)
 	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {

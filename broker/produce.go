@@ -54,7 +54,7 @@ func produceErr(code uint32, msg string) reply {
 var validCodecs = map[string]bool{"gzip": true, "lz4": true, "zstd": true}
 
 // checkRecords returns a message for code 87, or "" when the records are
-// sane: non-empty header keys, timestamps that are unix millis or -1 (Kafka's
+// sane: header keys that pass wire.ValidateHeaderKey (non-empty), timestamps that are unix millis or -1 (Kafka's
 // "no timestamp", which WIRE.md's own golden FetchResponse carries), known
 // codec names.
 func checkRecords(records []wire.Record) string {
@@ -67,8 +67,8 @@ func checkRecords(records []wire.Record) string {
 			return fmt.Sprintf("record %d: negative timestamp %d (only -1, meaning none, is accepted)", i, r.Timestamp)
 		}
 		for _, h := range r.Headers {
-			if h.Key == "" {
-				return fmt.Sprintf("record %d: empty header key", i)
+			if err := wire.ValidateHeaderKey(h.Key); err != nil {
+				return fmt.Sprintf("record %d: %v", i, err)
 			}
 		}
 		if v, ok := wire.HeaderValue(r.Headers, wire.HeaderCodec); ok && !validCodecs[string(v)] {

@@ -146,8 +146,14 @@ type Config struct {
 	// read at most 8 KiB per request; the development broker reads to the
 	// end. Default 16 MiB.
 	MaxRequestBytes int64
-	// MaxResponseBytes is the largest response body Do accepts; a larger one
-	// is abandoned with ErrResponseTooLarge. Default 64 MiB.
+	// MaxResponseBytes is the largest response body Do accepts for
+	// Metadata, Fetch and request types this package does not know; a
+	// larger one is abandoned with ErrResponseTooLarge as soon as the
+	// excess arrives, and the buffer grows with what arrives, never by a
+	// length the broker claims. Answers that are small by nature
+	// (Produce, Authenticate, Capabilities) are refused past 64 KiB
+	// whatever this says, and of an error frame (0xFF) only the first KiB
+	// of text is read and kept. Default 64 MiB.
 	MaxResponseBytes int64
 	// Auth, when set, runs the Authenticate handshake on every new
 	// connection before Dial returns. An Auth with a Validate() error

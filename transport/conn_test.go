@@ -23,7 +23,7 @@ func TestDoEcho(t *testing.T) {
 		t.Fatalf("ALPN %q Addr %q Principal %q", c.ALPN(), c.Addr(), c.Principal())
 	}
 	for _, body := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("abc"), 10000), bytes.Repeat([]byte{7}, 200<<10)} {
-		got, err := c.Do(testCtx(t), wire.TypeProduce, body)
+		got, err := c.Do(testCtx(t), wire.TypeFetch, body)
 		if err != nil {
 			t.Fatalf("Do(%d bytes): %v", len(body), err)
 		}

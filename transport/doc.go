@@ -28,8 +28,10 @@
 //
 // Do and Dial return:
 //   - [ErrRequestTooLarge] before anything is sent, [ErrResponseTooLarge]
-//     when a response outgrows [Config.MaxResponseBytes];
-//   - [*BrokerError] for a broker's 0xFF error frame;
+//     when a response outgrows [Config.MaxResponseBytes] (64 KiB for
+//     Produce, Authenticate and Capabilities answers);
+//   - [*BrokerError] for a broker's 0xFF error frame, its text cut to
+//     wire.MaxErrorTextBytes;
 //   - [*ConnError] when the connection could not be made or was lost
 //     (it is a [net.Error] and matches [net.ErrClosed]);
 //   - [*StreamError] when the broker reset one request's stream while the

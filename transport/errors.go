@@ -83,7 +83,9 @@ func (e *TLSFileError) Unwrap() error { return e.Err }
 type BrokerError struct {
 	Addr        string
 	RequestType byte
-	Message     string // the frame's text without upstream's "Error: " prefix
+	// Message is the frame's text without upstream's "Error: " prefix,
+	// cut to wire.MaxErrorTextBytes with a marker (wire.ErrorFrameText).
+	Message string
 }
 
 // Error implements the error interface.

@@ -64,8 +64,10 @@ func ErrorForCode(code uint32) *Error {
 // ResponseError is a non-zero error_code answered by a broker, with the
 // broker's own message when it sent one. It unwraps to the table's *Error.
 type ResponseError struct {
-	Err     *Error
-	Message string // error_message, "" when the broker sent None
+	Err *Error
+	// Message is error_message, "" when the broker sent None, cut to
+	// MaxErrorTextBytes by ResponseErr (see TruncateErrorText).
+	Message string
 }
 
 // Error implements the error interface.
@@ -80,14 +82,15 @@ func (e *ResponseError) Error() string {
 func (e *ResponseError) Unwrap() error { return e.Err }
 
 // ResponseErr turns an error_code/error_message pair into an error: nil for
-// code 0, a *ResponseError otherwise.
+// code 0, a *ResponseError otherwise, whose Message is error_message cut
+// to MaxErrorTextBytes (TruncateErrorText).
 func ResponseErr(code uint32, message *string) error {
 	if code == 0 {
 		return nil
 	}
 	re := &ResponseError{Err: ErrorForCode(code)}
 	if message != nil {
-		re.Message = *message
+		re.Message = TruncateErrorText(*message)
 	}
 	return re
 }

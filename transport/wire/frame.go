@@ -1,6 +1,9 @@
 package wire
 
-import "strings"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // A frame is what one QUIC stream carries in each direction: one request
 // type byte, then the message's bincode body. Errors travel as TypeError
@@ -36,8 +39,13 @@ func AppendErrorFrame(b []byte, msg string) []byte {
 
 // ErrorFrameText returns the message of an error frame's body (the bytes
 // after 0xFF): the text without the "Error: " prefix when it has one, with
-// invalid UTF-8 replaced by U+FFFD so it is safe to log.
+// invalid UTF-8 replaced by U+FFFD so it is safe to log, and cut to
+// MaxErrorTextBytes like TruncateErrorText. Only the bytes kept are copied,
+// whatever the size of body.
 func ErrorFrameText(body []byte) string {
-	s := strings.TrimPrefix(string(body), errorFramePrefix)
-	return strings.ToValidUTF8(s, "\uFFFD")
+	body = bytes.TrimPrefix(body, []byte(errorFramePrefix))
+	if len(body) > MaxErrorTextBytes+utf8.UTFMax {
+		body = body[:MaxErrorTextBytes+utf8.UTFMax] // enough to cut at a character boundary
+	}
+	return TruncateErrorText(string(body))
 }

@@ -15,9 +15,14 @@
 // Each request type is served by its own file (produce.go, fetch.go,
 // metadata.go, authenticate.go, capabilities.go, unsupported.go), whose opening comment says
 // what it supports and where it departs from the upstream broker. The fault
-// controls (DropConnections, RefuseConnections, SetResponseDelay, FailNext,
-// MoveLeader, StopNode, CrashNode, StartNode) live in faults.go and
-// cluster.go.
+// controls (FailNext with its Fault rules, DropConnections,
+// RefuseConnections, SetResponseDelay, AdvertiseBrokers, MoveLeader,
+// StopNode, CrashNode, StartNode) live in faults.go, control.go and
+// cluster.go. A Fault rule matches requests by type, topic and partition,
+// for a count, and can answer an error code, a crafted frame of any
+// content (Answer, built with AnswerFrame or ErrorFrame), no answer at
+// all, a stream reset or a dropped connection, before or after the
+// request took effect, optionally after a delay.
 //
 // A *Broker is safe for concurrent use.
 //

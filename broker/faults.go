@@ -33,22 +33,67 @@ type Fault struct {
 	// (Code is then ignored), as when a broker dies mid-request.
 	Drop bool
 	// AfterApply lets the request take effect first (a Produce is appended,
-	// idempotence state updated) and only then answers with Code or drops:
-	// the "written but the acknowledgement was lost" case. Default false:
-	// the request is refused untouched.
+	// idempotence state updated) and only then answers with Code, Answer
+	// or the other effects: the "written but the acknowledgement was lost"
+	// case, or a real append acknowledged with a crafted answer. Default
+	// false: the request is refused untouched.
 	AfterApply bool
+	// Answer, when non-nil, is written as the whole answer frame (type
+	// byte and body) instead of the broker's own, Code then being
+	// ignored: a crafted MetadataResponse (hostile partition ids, hundreds
+	// of brokers, leaders that name no listed broker, port 0), a
+	// ProduceResponse with an offset beyond int64, an error frame with a
+	// huge text, or any bytes at all. AnswerFrame and ErrorFrame build
+	// one. The slice is shared by every request the rule matches and must
+	// not be modified after FailNext.
+	Answer []byte
+	// NoAnswer ends the stream without a byte of answer, as upstream RustMQ
+	// does for a request type it does not know: the send side is finished
+	// (the client reads an empty answer) and the receive side stopped.
+	NoAnswer bool
+	// ResetStream resets both sides of the stream instead of answering
+	// (RESET_STREAM and STOP_SENDING); the connection stays up.
+	ResetStream bool
+	// Delay holds the rule's answer (or drop, or reset) back for this
+	// long, on top of SetResponseDelay; the request is still served or
+	// refused at once.
+	Delay time.Duration
 }
 
 // String describes the fault's matching rule and effect, for logs.
 func (f Fault) String() string {
-	return fmt.Sprintf("type=%d topic=%q partition=%d code=%d count=%d drop=%v after=%v", f.RequestType, f.Topic, f.Partition, f.Code, f.Count, f.Drop, f.AfterApply)
+	s := fmt.Sprintf("type=%d topic=%q partition=%d code=%d count=%d drop=%v after=%v", f.RequestType, f.Topic, f.Partition, f.Code, f.Count, f.Drop, f.AfterApply)
+	if f.Answer != nil {
+		s += fmt.Sprintf(" answer=%d bytes", len(f.Answer))
+	}
+	if f.NoAnswer {
+		s += " no-answer"
+	}
+	if f.ResetStream {
+		s += " reset"
+	}
+	if f.Delay > 0 {
+		s += " delay=" + f.Delay.String()
+	}
+	return s
 }
 
+// AnswerFrame encodes m as an answer frame of type typ, for Fault.Answer:
+//
+//	broker.AnswerFrame(wire.TypeProduce, &wire.ProduceResponse{Offset: math.MaxUint64})
+func AnswerFrame(typ byte, m wire.Message) []byte {
+	return m.Append(wire.AppendFrame(make([]byte, 0, 1+m.Size()), typ))
+}
+
+// ErrorFrame returns an error frame (0xFF "Error: " text) for Fault.Answer.
+func ErrorFrame(text string) []byte { return wire.AppendErrorFrame(nil, text) }
+
 type faults struct {
-	mu          sync.Mutex
-	refuseUntil time.Time
-	delay       time.Duration
-	rules       []*Fault
+	mu           sync.Mutex
+	refuseUntil  time.Time
+	delay        time.Duration
+	rules        []*Fault
+	extraBrokers []wire.BrokerInfo // AdvertiseBrokers
 }
 
 // take returns the first rule matching a request and consumes one use, or
@@ -101,17 +146,33 @@ func (f *faults) responseDelay() time.Duration {
 }
 
 // reply is what a handler hands back to the stream goroutine: a response
-// frame, or drop to close the connection without answering.
+// frame, or drop to close the connection without answering, or reset to
+// reset the stream; delay holds it back first.
 type reply struct {
 	frame []byte
 	drop  bool
+	reset bool
+	delay time.Duration
 }
 
 // injectedReply builds the answer a fault rule prescribes for a request of
 // reqType.
 func injectedReply(f *Fault, reqType byte) reply {
-	if f.Drop {
+	rep := injectedAnswer(f, reqType)
+	rep.delay = f.Delay
+	return rep
+}
+
+func injectedAnswer(f *Fault, reqType byte) reply {
+	switch {
+	case f.Drop:
 		return reply{drop: true}
+	case f.ResetStream:
+		return reply{reset: true}
+	case f.NoAnswer:
+		return reply{frame: []byte{}}
+	case f.Answer != nil:
+		return reply{frame: f.Answer}
 	}
 	msg := fmt.Sprintf("%s (code %d)", injectedFaultDescription, f.Code)
 	if f.Code == uint32(wire.TypeError) {
@@ -142,7 +203,8 @@ func (b *Broker) FailNext(f Fault) {
 }
 
 // ClearFaults removes every FailNext rule, ends RefuseConnections and sets
-// the response delay back to 0.
+// the response delay back to 0. Brokers added by AdvertiseBrokers stay
+// (see ClearAdvertisedBrokers).
 func (b *Broker) ClearFaults() {
 	b.faults.mu.Lock()
 	b.faults.rules = nil

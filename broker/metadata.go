@@ -13,6 +13,9 @@ package broker
 // connection gets 0xFF "Error: authentication required ...", since the
 // response has no error_code field.
 //
+// Brokers added by AdvertiseBrokers follow the nodes in the broker list;
+// a Fault with an Answer replaces the whole response.
+//
 // Departures from upstream: upstream answers with itself and an empty topic
 // list; this broker fills the topics in, which is what lets the runtime route
 // by leader.
@@ -55,6 +58,7 @@ func (n *node) handleMetadata(c *connection, body []byte) reply {
 		host, port := nd.hostPort()
 		resp.Brokers = append(resp.Brokers, wire.BrokerInfo{ID: nd.id, Host: host, PortQUIC: port})
 	}
+	resp.Brokers = append(resp.Brokers, b.faults.advertisedBrokers()...)
 	b.mu.RLock()
 	names := req.Topics
 	if len(names) == 0 {

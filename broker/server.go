@@ -246,7 +246,7 @@ func (n *node) serveStream(ctx context.Context, c *connection, s *quic.Stream) {
 	} else {
 		rep = n.dispatch(ctx, c, frame)
 	}
-	if d := n.b.faults.responseDelay(); d > 0 {
+	if d := n.b.faults.responseDelay() + rep.delay; d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -254,8 +254,17 @@ func (n *node) serveStream(ctx context.Context, c *connection, s *quic.Stream) {
 		}
 		t.Stop()
 	}
-	if rep.drop {
+	switch {
+	case rep.drop:
 		_ = c.c.CloseWithError(codeDropped, "request dropped by fault injection")
+		return
+	case rep.reset:
+		s.CancelRead(codeStreamAborted)
+		s.CancelWrite(codeStreamAborted)
+		return
+	case len(rep.frame) == 0: // no answer: what quinn does with a dropped stream
+		s.CancelRead(codeStreamAborted)
+		_ = s.Close()
 		return
 	}
 	if _, err := s.Write(rep.frame); err != nil {

@@ -152,3 +152,39 @@ func metadataOn(c *transport.Conn) error {
 	_, err := c.Do(ctx, wire.TypeMetadata, (&wire.MetadataRequest{}).Append(nil))
 	return err
 }
+
+// produceOne appends one record to t/0 with acks All and returns its
+// offset.
+func produceOne(c *transport.Conn) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := wire.ProduceRequest{Topic: "t", Records: []wire.Record{{Value: []byte("v"), Timestamp: time.Now().UnixMilli()}}, Acks: wire.Acks{Level: wire.AckAll}, TimeoutMs: 5000}
+	body, err := c.Do(ctx, wire.TypeProduce, req.Append(nil))
+	if err != nil {
+		return 0, err
+	}
+	var resp wire.ProduceResponse
+	if err := resp.Unmarshal(body); err != nil {
+		return 0, err
+	}
+	if err := resp.Err(); err != nil {
+		return 0, err
+	}
+	return resp.BaseOffset(1)
+}
+
+// highWatermark fetches t/0 from offset 0 and returns its high watermark.
+func highWatermark(c *transport.Conn) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := wire.FetchRequest{Topic: "t", MaxBytes: 1 << 20}
+	body, err := c.Do(ctx, wire.TypeFetch, req.Append(nil))
+	if err != nil {
+		return 0, err
+	}
+	var resp wire.FetchResponse
+	if err := resp.Unmarshal(body); err != nil {
+		return 0, err
+	}
+	return resp.HighWatermark, resp.Err()
+}

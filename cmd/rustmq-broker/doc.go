@@ -41,5 +41,13 @@
 // connections of its previous run at their next packet (a stateless reset),
 // so clients reconnect at once instead of waiting for their idle timeout.
 // Every file is written atomically (a temporary file synced and renamed),
-// so a SIGKILL at any point leaves either the old file or the new one.
+// so a SIGKILL at any point leaves either the old file or the new one, and
+// temporary files a kill left behind are removed at the next start.
+//
+// For a crash test, start the broker once with --data-dir (and --listen
+// 127.0.0.1:0 if any port will do), read the address from the "listening
+// on" line, and restart it after each SIGKILL with the same --data-dir and
+// --listen set to that address: it comes back within milliseconds with the
+// same CA, server certificate, reset key and acknowledged records. With
+// --brokers N, node i listens on port+i, so give an explicit port.
 package main

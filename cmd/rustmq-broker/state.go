@@ -27,6 +27,7 @@ const resetKeyFile = "stateless-reset.key"
 // previous run at their next packet, instead of leaving clients to their
 // idle timeout.
 func loadOrCreateResetKey(dir string) (*quic.StatelessResetKey, error) {
+	removeStaleTemps(dir, resetKeyFile)
 	path := filepath.Join(dir, resetKeyFile)
 	var key quic.StatelessResetKey
 	data, err := os.ReadFile(path)
@@ -51,6 +52,17 @@ func loadOrCreateResetKey(dir string) (*quic.StatelessResetKey, error) {
 		return nil, err
 	}
 	return &key, nil
+}
+
+// removeStaleTemps deletes the temporary files writeFileAtomic leaves
+// behind when the process is killed between creating one and renaming it.
+func removeStaleTemps(dir string, names ...string) {
+	for _, name := range names {
+		stale, _ := filepath.Glob(filepath.Join(dir, "."+name+".tmp-*"))
+		for _, f := range stale {
+			_ = os.Remove(f)
+		}
+	}
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same
@@ -122,6 +134,7 @@ func loadOrCreateTLSDir(dir string) (*tlsMaterial, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	removeStaleTemps(dir, caCertFile, caKeyFile, serverCertFile, serverKeyFile)
 	caPath, keyPath := filepath.Join(dir, caCertFile), filepath.Join(dir, caKeyFile)
 	ca, reused, err := loadOrCreateCA(caPath, keyPath, true)
 	if err != nil {

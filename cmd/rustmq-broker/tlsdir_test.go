@@ -113,7 +113,15 @@ func TestTLSDirRepairsAndRefuses(t *testing.T) {
 	if err != nil || m1.reused {
 		t.Fatalf("first load: %v (reused %v)", err, m1 != nil && m1.reused)
 	}
+	// A temporary file left by a kill mid-write is swept at the next start.
+	stale := filepath.Join(dir, "."+caKeyFile+".tmp-123")
+	if err := os.WriteFile(stale, []byte("half a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	m2, err := loadOrCreateTLSDir(dir)
+	if _, serr := os.Stat(stale); serr == nil {
+		t.Fatal("stale temporary file kept")
+	}
 	if err != nil || !m2.reused || !m2.ca.Cert.Equal(m1.ca.Cert) || string(m2.cert.Certificate[0]) != string(m1.cert.Certificate[0]) {
 		t.Fatalf("second load did not reuse CA and leaf: %v", err)
 	}

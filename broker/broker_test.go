@@ -293,7 +293,7 @@ func TestLargeRequestsReadToFIN(t *testing.T) {
 }
 
 // TestNoTimestampAccepted pins that -1, Kafka's "no timestamp" (and a value
-// WIRE.md's own golden FetchResponse carries), is stored as sent rather than
+// docs/protocol.md's own golden FetchResponse carries), is stored as sent rather than
 // refused with code 87 as every other negative timestamp is.
 func TestNoTimestampAccepted(t *testing.T) {
 	b := startBroker(t, Config{Topics: map[string]int{"t": 1}})

@@ -1,6 +1,6 @@
 package broker
 
-// A minimal client written from shared/WIRE.md with quic-go and the wire
+// A minimal client written from docs/protocol.md with quic-go and the wire
 // codec only: one bidirectional stream per request, [type][body] then FIN,
 // the answer read to FIN. It doubles as the independent client the broker's
 // tests go through (the transport package is not used here).

@@ -130,7 +130,7 @@ type Config struct {
 	// also bounds the wait, and at most 16 batches wait per producer id
 	// and partition (more are answered 45 at once). Waiting batches hold
 	// no lock. Default DefaultIdempotenceReorderWindow (2 s); negative
-	// disables waiting, so such a batch is answered 45 at once, as WIRE.md
+	// disables waiting, so such a batch is answered 45 at once, as docs/protocol.md
 	// describes.
 	IdempotenceReorderWindow time.Duration
 	// StatelessResetKey derives the stateless reset tokens the broker

@@ -1,5 +1,5 @@
 // Package broker holds the development broker: a RustMQ-compatible server
-// speaking the client wire protocol of shared/WIRE.md over QUIC, in-process
+// speaking the client wire protocol of docs/protocol.md over QUIC, in-process
 // (Start) or as the cmd/rustmq-broker binary, with fault injection for tests.
 // Of this module it imports transport/wire, internal/devcert and its own
 // broker/internal packages only, so tests that go through it are honest.
@@ -29,15 +29,15 @@
 // # Departures and open questions
 //
 //   - Fetch beyond the high watermark is answered error_code 1, Kafka's
-//     OFFSET_OUT_OF_RANGE (not retriable), but WIRE.md's table gives 1 as
-//     "unknown server error" (retriable): a client following WIRE.md alone
+//     OFFSET_OUT_OF_RANGE (not retriable), but docs/protocol.md's table gives 1 as
+//     "unknown server error" (retriable): a client following docs/protocol.md alone
 //     retries such a Fetch forever. The code is kept as Kafka numbers it;
 //     the message ("offset out of range: ...") and the answer's
-//     high_watermark distinguish it. WIRE.md needs a decision here (see
+//     high_watermark distinguish it. docs/protocol.md needs a decision here (see
 //     fetch.go).
 //   - Idempotent batches that arrive before their predecessors (pipelined
 //     on separate QUIC streams, which QUIC does not order) wait up to
 //     Config.IdempotenceReorderWindow for them instead of being answered 45
-//     at once as WIRE.md describes (see reorder.go). Upstream has no
+//     at once as docs/protocol.md describes (see reorder.go). Upstream has no
 //     idempotence extension and so no such wait.
 package broker

@@ -16,8 +16,8 @@ package broker
 //
 // Code 1 beyond the high watermark is Kafka's numbering (OFFSET_OUT_OF_RANGE
 // is 1 there, and not retriable: the client must pick another offset). It
-// conflicts with WIRE.md's table, where 1 is "unknown server error" and
-// retriable, so a client that follows only WIRE.md would retry such a Fetch
+// conflicts with docs/protocol.md's table, where 1 is "unknown server error" and
+// retriable, so a client that follows only docs/protocol.md would retry such a Fetch
 // forever. The code is kept (it is what Kafka clients expect); the message,
 // which starts "offset out of range", and the high_watermark field of the
 // answer tell the two apart. doc.go lists this among the open questions.

@@ -7,7 +7,7 @@ import (
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
-// Idempotence (WIRE.md, "Idempotence headers"): the first record of a batch
+// Idempotence (docs/protocol.md, "Idempotence headers"): the first record of a batch
 // may carry rmq-pid (8 bytes, big-endian, non-zero) and rmq-seq (8 bytes,
 // big-endian). Per (pid, topic, partition) the broker keeps the next expected
 // sequence and the first sequence, record count and base offset of the last
@@ -23,7 +23,7 @@ import (
 //     (reorder.go) for its predecessors, up to
 //     Config.IdempotenceReorderWindow, and is answered 45 only if they do not
 //     come. This wait is a departure upstream does not need (upstream has no
-//     idempotence extension); WIRE.md's "skips ahead is answered 45" holds
+//     idempotence extension); docs/protocol.md's "skips ahead is answered 45" holds
 //     at once only with the window disabled;
 //   - out of order (code 45, at once) otherwise: it repeats a sequence older
 //     than the remembered batches (whose offset is no longer known), or

@@ -30,7 +30,7 @@ package broker
 // above (no auth, ACL, size or idempotence), and a malformed body is
 // answered 0xFF here like there, but trailing bytes after the body are
 // rejected here. The reorder wait is a departure upstream does not need,
-// having no idempotence extension; WIRE.md only says a batch that skips
+// having no idempotence extension; docs/protocol.md only says a batch that skips
 // ahead is answered 45, which with the wait holds once the window passes.
 
 import (
@@ -50,12 +50,12 @@ func produceErr(code uint32, msg string) reply {
 	return reply{frame: encodeProduce(&wire.ProduceResponse{ErrorCode: code, ErrorMessage: &msg})}
 }
 
-// validCodecs are the rmq-codec values WIRE.md defines.
+// validCodecs are the rmq-codec values docs/protocol.md defines.
 var validCodecs = map[string]bool{"gzip": true, "lz4": true, "zstd": true}
 
 // checkRecords returns a message for code 87, or "" when the records are
 // sane: header keys that pass wire.ValidateHeaderKey (non-empty), timestamps that are unix millis or -1 (Kafka's
-// "no timestamp", which WIRE.md's own golden FetchResponse carries), known
+// "no timestamp", which docs/protocol.md's own golden FetchResponse carries), known
 // codec names.
 func checkRecords(records []wire.Record) string {
 	if len(records) == 0 {

@@ -1,7 +1,7 @@
 package broker
 
 // Reorder buffer of idempotent Produce requests (a departure upstream does
-// not need, since upstream has no idempotence extension; WIRE.md says only
+// not need, since upstream has no idempotence extension; docs/protocol.md says only
 // that a batch that skips ahead is answered 45).
 //
 // A client pipelines several batches of one partition, each on its own QUIC

@@ -3,7 +3,7 @@ package transport
 import "context"
 
 // Authenticator runs one SASL-style mechanism of the Authenticate extension
-// (request type 32, shared/WIRE.md) on a fresh connection, before any other
+// (request type 32, docs/protocol.md) on a fresh connection, before any other
 // request. Implementations must be safe for concurrent use: one
 // Authenticator serves every connection of a runtime, each through its own
 // AuthSession.

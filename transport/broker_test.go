@@ -2,7 +2,7 @@ package transport_test
 
 // Integration tests against the development broker (package broker), which
 // shares no code with this package beyond transport/wire: it is a separate
-// peer, so these round trips check both sides against WIRE.md.
+// peer, so these round trips check both sides against docs/protocol.md.
 
 import (
 	"context"

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// ALPN is the application protocol id RustMQ brokers announce (WIRE.md).
+// ALPN is the application protocol id RustMQ brokers announce (docs/protocol.md).
 const ALPN = "rustmq"
 
 // Defaults applied to zero fields of [Config] and [TLSConfig].

@@ -1,7 +1,7 @@
 // Package transport holds the client side of RustMQ's QUIC transport: dialing
 // brokers with TLS 1.3 (optionally mutual TLS, with certificate files
 // re-read when they rotate), negotiating the ALPN protocol with the no-ALPN
-// fallback of shared/WIRE.md, running the Authenticate handshake (request
+// fallback of docs/protocol.md, running the Authenticate handshake (request
 // type 32) through an [Authenticator], framing one request per bidirectional
 // stream with [Conn.Do], and reporting failures as typed errors that
 // [IsRetriable] sorts for retry policies.

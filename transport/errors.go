@@ -23,7 +23,7 @@ var (
 	// the stream was abandoned (the broker may have applied the request).
 	ErrResponseTooLarge = errors.New("rustmq: response too large")
 	// ErrMalformedResponse: the broker's answer breaks the framing of
-	// WIRE.md (empty, or a type byte other than the request's or 0xFF).
+	// docs/protocol.md (empty, or a type byte other than the request's or 0xFF).
 	ErrMalformedResponse = errors.New("rustmq: malformed response")
 	// ErrALPNMismatch: the handshake failed because client and broker share
 	// no application protocol (the broker selected none while "rustmq" was
@@ -188,7 +188,7 @@ func (e *AuthError) Unwrap() error { return e.Err }
 // be wrong.
 //
 // Protocol error codes (*wire.ResponseError, *wire.Error) follow the "R"
-// column of WIRE.md via wire.IsRetriable: "not leader", "request timed out"
+// column of docs/protocol.md via wire.IsRetriable: "not leader", "request timed out"
 // and the like are transient, "message too large" is not.
 //
 // A *BrokerError (0xFF frame) and ErrMalformedResponse are not retriable: the

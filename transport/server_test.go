@@ -46,7 +46,7 @@ type serverOpts struct {
 	handler    handler        // default echo
 }
 
-// testServer is a small QUIC server speaking the frame layout of WIRE.md
+// testServer is a small QUIC server speaking the frame layout of docs/protocol.md
 // with scripted answers, on 127.0.0.1. It records the ALPN offers of every
 // ClientHello so tests can count handshake attempts.
 type testServer struct {

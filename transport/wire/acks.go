@@ -2,11 +2,11 @@ package wire
 
 import "strconv"
 
-// Acks encodes as the AcknowledgmentLevel enum of WIRE.md:
+// Acks encodes as the AcknowledgmentLevel enum of docs/protocol.md:
 //
 //	AcknowledgmentLevel = None(0) | Leader(1) | Majority(2) | All(3) | Custom(4, u64)
 
-// String returns the variant's name as in WIRE.md ("None", "Leader",
+// String returns the variant's name as in docs/protocol.md ("None", "Leader",
 // "Majority", "All", "Custom"), or "AckLevel(n)" for an undefined value.
 func (l AckLevel) String() string {
 	switch l {
@@ -24,7 +24,7 @@ func (l AckLevel) String() string {
 	return "AckLevel(" + strconv.FormatUint(uint64(l), 10) + ")"
 }
 
-// Valid reports whether l is a variant WIRE.md defines.
+// Valid reports whether l is a variant docs/protocol.md defines.
 func (l AckLevel) Valid() bool { return l <= AckCustom }
 
 // Size returns 12 for AckCustom and 4 for every other level.

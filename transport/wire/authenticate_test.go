@@ -8,7 +8,7 @@ import (
 
 // The golden file has no Authenticate vectors (the message is this
 // project's extension), so the expected bytes are spelled out here from
-// WIRE.md's definition, field by field.
+// docs/protocol.md's definition, field by field.
 func TestAuthenticateRequestEncoding(t *testing.T) {
 	m := &AuthenticateRequest{Mechanism: "PLAIN", Payload: []byte("\x00u\x00p")}
 	want := cat(le64(5), []byte("PLAIN"), le64(4), []byte("\x00u\x00p"))

@@ -38,7 +38,7 @@ func (*optionTagError) Unwrap() error { return ErrInvalidEnum }
 
 // DecodeError describes why Unmarshal (or SplitFrame) rejected its input.
 // Type is the message being decoded ("ProduceRequest", "frame"), Field the
-// path of the offending field in WIRE.md's names ("records[1].headers[0].key"),
+// path of the offending field in docs/protocol.md's names ("records[1].headers[0].key"),
 // Offset the position in the input where that field (or, for trailing bytes,
 // the surplus) begins, and Err one of the sentinels above.
 type DecodeError struct {

@@ -1,5 +1,5 @@
 // Package wire is the bincode v1 codec of the RustMQ client protocol: the
-// request and response types of shared/WIRE.md, the protocol error-code table
+// request and response types of docs/protocol.md, the protocol error-code table
 // with its retriable flags, and the header keys of this project's extensions.
 //
 // It knows bytes only: no I/O, and of the standard library nothing that does

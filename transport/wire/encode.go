@@ -2,7 +2,7 @@ package wire
 
 import "encoding/binary"
 
-// Message is what every top-level message type of WIRE.md implements: a
+// Message is what every top-level message type of docs/protocol.md implements: a
 // bincode encoder appending to a caller's buffer, its exact size, and a
 // decoder of one complete message.
 type Message interface {

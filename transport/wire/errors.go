@@ -5,21 +5,21 @@ import (
 	"strconv"
 )
 
-// Error is one protocol error code of WIRE.md's table. The table's values are
+// Error is one protocol error code of docs/protocol.md's table. The table's values are
 // exported as Err* variables; a broker's answer is wrapped in a
 // *ResponseError that unwraps to them, so errors.Is(err, wire.ErrNotLeader)
 // works on anything the runtime returns.
 type Error struct {
 	Code        uint32
 	Name        string // Kafka-style upper-case name, e.g. NOT_LEADER_FOR_PARTITION
-	Retriable   bool   // the "R" column of WIRE.md
+	Retriable   bool   // the "R" column of docs/protocol.md
 	Description string
 }
 
 // Error implements the error interface.
 func (e *Error) Error() string { return e.Name + ": " + e.Description }
 
-// The error-code table of WIRE.md, line by line.
+// The error-code table of docs/protocol.md, line by line.
 var (
 	ErrUnknownServerError       = &Error{1, "UNKNOWN_SERVER_ERROR", true, "unknown server error"}
 	ErrCorruptMessage           = &Error{2, "CORRUPT_MESSAGE", false, "corrupt message"}
@@ -95,7 +95,7 @@ func ResponseErr(code uint32, message *string) error {
 	return re
 }
 
-// IsRetriable reports whether err carries a protocol error code that WIRE.md
+// IsRetriable reports whether err carries a protocol error code that docs/protocol.md
 // marks retriable. Errors without a protocol code report false; transport
 // failures are classified by the transport package.
 func IsRetriable(err error) bool {

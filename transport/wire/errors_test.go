@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// The table of WIRE.md, line by line: code and retriable flag.
+// The table of docs/protocol.md, line by line: code and retriable flag.
 func TestErrorTableMatchesWireMD(t *testing.T) {
 	want := map[uint32]bool{1: true, 2: false, 3: true, 6: true, 7: true, 10: false, 19: true, 29: false, 33: false, 45: false, 58: false, 87: false}
 	if len(codeTable) != len(want) {
-		t.Fatalf("table has %d codes, WIRE.md %d", len(codeTable), len(want))
+		t.Fatalf("table has %d codes, docs/protocol.md %d", len(codeTable), len(want))
 	}
 	for code, retriable := range want {
 		e := ErrorForCode(code)

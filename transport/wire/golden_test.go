@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-// testdata/wire-golden.txt is a verbatim copy of shared/wire-golden.txt:
+// testdata/wire-golden.txt holds the golden vectors of the protocol:
 // vectors made by Rust's serde + bincode 1.3.3.
 const goldenFile = "testdata/wire-golden.txt"
 

@@ -10,7 +10,7 @@ const (
 	TypeError        byte = 0xFF
 )
 
-// Header keys of this project's extensions (see WIRE.md, "Extensions").
+// Header keys of this project's extensions (see docs/protocol.md, "Extensions").
 const (
 	HeaderProducerID  = "rmq-pid"   // 8 bytes, big-endian u64, first record of a batch
 	HeaderSequence    = "rmq-seq"   // 8 bytes, big-endian u64, first record of a batch

@@ -124,7 +124,8 @@ type Config struct {
 	// connection sends a keep-alive PING (at most half of the negotiated
 	// idle timeout). Keep-alives are what lets an idle connection notice a
 	// dead broker: without them it has nothing to wait an answer for. A
-	// negative value disables them. Default 500ms.
+	// negative value disables them, and an idle connection then ends after
+	// IdleTimeout (raise it accordingly). Default 500ms.
 	KeepAlivePeriod time.Duration
 	// IdleTimeout ends a connection that heard nothing from the broker for
 	// this long after it last sent it something that needs an answer; the

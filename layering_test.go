@@ -13,7 +13,7 @@ const module = "github.com/rustmq/rustmq-go"
 // Layers not listed may import nothing of ours but internal helpers.
 // Programs may import supervision: runtime.Config.Supervision is a
 // supervision.Config, so tuning supervision means importing it.
-// Imports point down only (shared/ARCHITECTURE.md, shared/STYLE.md §4).
+// Imports point down only (README.md, "Layout").
 var allowed = map[string][]string{
 	"transport/wire":     {},
 	"transport/compress": {"transport/wire"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -45,6 +46,10 @@ type ConnConfig struct {
 	MaxQueued int
 	// Health receives the actor's state.
 	Health *HealthRegistry
+	// Link is the shared handle through which the actor publishes its
+	// connection while it is connected; the connections supervisor sets it
+	// (one per address, kept across restarts). nil: a private one.
+	Link *ConnLink
 	// Logger receives connects and losses; nil discards.
 	Logger *slog.Logger
 }
@@ -109,6 +114,7 @@ type connActor struct {
 	gen     uint64             // identifies this incarnation's goroutines and timers
 	conn    Conn               // the dialled connection, probed or not
 	ready   bool               // conn answered its first request
+	live    *LiveConn          // what this incarnation published on its link
 	cancel  context.CancelFunc // cancels the dial
 	queue   []*Request
 	timer   *time.Timer
@@ -119,17 +125,50 @@ type connActor struct {
 var genCounter = newAtomicCounter()
 
 // NewConnProps returns the props of a connection actor.
-func NewConnProps(cfg ConnConfig) *actor.Props {
+// opts are added to the props (the runtime's test hooks use it).
+func NewConnProps(cfg ConnConfig, opts ...actor.PropsOption) *actor.Props {
 	if cfg.MaxQueued <= 0 {
 		cfg.MaxQueued = 4096
 	}
 	if cfg.Health == nil {
 		cfg.Health = NewHealthRegistry()
 	}
+	if cfg.Link == nil {
+		cfg.Link = &ConnLink{Addr: cfg.Addr}
+	}
 	cfg.Logger = orDiscard(cfg.Logger)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &connActor{cfg: cfg}
-	})
+	}, opts...)
+}
+
+// ConnLink is the shared handle of one broker address's connection actor.
+// While the actor's connection is up, [ConnLink.Live] returns it, and a
+// requester may run a request on it from its own goroutine instead of
+// sending the connection actor a [Request]: the outcome is the same (the
+// transport fails requests on a lost connection with a retriable error) and
+// the request saves a mailbox hop each way. While the actor is dialling,
+// Live returns nil and requests go to the actor, which queues them. A
+// ConnLink is safe for concurrent use.
+type ConnLink struct {
+	// Addr is the broker's host:port.
+	Addr string
+	live atomic.Pointer[LiveConn]
+}
+
+// LiveConn is a connection that has answered its first request.
+type LiveConn struct {
+	Conn Conn
+	// Principal is the identity the connection authenticated as.
+	Principal string
+}
+
+// Live returns the connection while it is up, nil otherwise.
+func (l *ConnLink) Live() *LiveConn {
+	if l == nil {
+		return nil
+	}
+	return l.live.Load()
 }
 
 func (a *connActor) Receive(c actor.Context) {
@@ -149,6 +188,10 @@ func (a *connActor) Receive(c actor.Context) {
 	case *connLost:
 		if m.gen != a.gen || !a.ready {
 			return
+		}
+		if a.live != nil {
+			a.cfg.Link.live.CompareAndSwap(a.live, nil)
+			a.live = nil
 		}
 		a.cfg.Health.setState(a.cfg.Addr, StateFailed, m.cause)
 		a.cfg.Logger.Warn("rustmq: connection lost", slog.String("broker", a.cfg.Addr), slog.Any("error", m.cause))
@@ -252,6 +295,8 @@ func (a *connActor) onProbeDone(m *probeDone) {
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: err})
 	}
 	a.ready = true
+	a.live = &LiveConn{Conn: a.conn, Principal: a.conn.Principal()}
+	a.cfg.Link.live.Store(a.live)
 	a.cfg.Health.setState(a.cfg.Addr, StateConnected, nil)
 	a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) {
 		b.Principal = a.conn.Principal()
@@ -398,6 +443,10 @@ func (a *connActor) shutdown(state ConnState) {
 		a.cancel()
 	}
 	a.failQueue(errRestarting)
+	if a.live != nil {
+		a.cfg.Link.live.CompareAndSwap(a.live, nil)
+		a.live = nil
+	}
 	if a.conn != nil {
 		_ = a.conn.Close()
 		a.conn = nil

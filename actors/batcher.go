@@ -400,7 +400,17 @@ func (b *batcher) progress() {
 }
 
 // maxInFlight is the number of batches that may be outstanding at once.
-func (b *batcher) maxInFlight() int { return b.cfg.MaxInFlight }
+// QUIC streams do not keep their order, so a batch sent after another may
+// overtake it: only an idempotent producer whose leader holds early batches
+// until their predecessors arrive (the broker advertises reorder-window)
+// pipelines. Anywhere else one batch at a time keeps each partition in
+// order.
+func (b *batcher) maxInFlight() int {
+	if b.cfg.MaxInFlight > 1 && b.cfg.Idempotent && b.link.Live().Has(wire.FeatureReorderWindow) {
+		return b.cfg.MaxInFlight
+	}
+	return 1
+}
 
 // fill sends new batches while request slots are free.
 func (b *batcher) fill() {

@@ -90,9 +90,10 @@ type (
 		err error
 	}
 	probeDone struct {
-		gen uint64
-		rtt time.Duration
-		err error
+		gen  uint64
+		rtt  time.Duration
+		caps transport.Capabilities
+		err  error
 	}
 )
 
@@ -100,8 +101,9 @@ type (
 // restart: all it keeps across a restart is its PID (named by address).
 //
 // A new connection is not "connected" until a first request on it has
-// succeeded: right after the dial the actor runs a health check (a
-// Metadata request) and holds queued requests back until it answers. With
+// succeeded: right after the dial the actor runs the capabilities probe
+// (and, when the broker does not know it, a Metadata request) and holds
+// queued requests back until it answers. With
 // TLS 1.3 the client's handshake completes before the broker has checked
 // the client certificate, so a broker that refuses the client (no or an
 // untrusted certificate under mTLS) is only found out by using the
@@ -161,7 +163,14 @@ type LiveConn struct {
 	Conn Conn
 	// Principal is the identity the connection authenticated as.
 	Principal string
+	// Capabilities is the broker's answer to the capabilities probe run
+	// right after the dial: which of this project's extensions it serves
+	// (none, Supported false, for an upstream broker).
+	Capabilities transport.Capabilities
 }
+
+// Has reports whether the broker listed feature (a wire.Feature* name).
+func (l *LiveConn) Has(feature string) bool { return l != nil && l.Capabilities.Has(feature) }
 
 // Live returns the connection while it is up, nil otherwise.
 func (l *ConnLink) Live() *LiveConn {
@@ -266,8 +275,8 @@ func (a *connActor) onDialDone(m *dialDone) {
 	// probe runs fails the probe, so the loss watcher starts only after.
 	conn, tell, gen, timeout := a.conn, a.tell(), a.gen, a.cfg.ConnectTimeout
 	go func() {
-		rtt, err := healthCheck(conn, timeout)
-		tell(&probeDone{gen: gen, rtt: rtt, err: err})
+		caps, rtt, err := probe(conn, timeout)
+		tell(&probeDone{gen: gen, rtt: rtt, caps: caps, err: err})
 	}()
 }
 
@@ -295,13 +304,15 @@ func (a *connActor) onProbeDone(m *probeDone) {
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: err})
 	}
 	a.ready = true
-	a.live = &LiveConn{Conn: a.conn, Principal: a.conn.Principal()}
+	a.live = &LiveConn{Conn: a.conn, Principal: a.conn.Principal(), Capabilities: m.caps}
 	a.cfg.Link.live.Store(a.live)
 	a.cfg.Health.setState(a.cfg.Addr, StateConnected, nil)
 	a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) {
 		b.Principal = a.conn.Principal()
 		b.ALPN = a.conn.ALPN()
 		b.RTT = m.rtt
+		b.Features = m.caps.Features
+		b.Upstream = !m.caps.Supported
 	})
 	if n := a.cfg.Health.restarts(a.cfg.Addr); n > 0 {
 		a.cfg.Logger.Info("rustmq: reconnected", slog.String("broker", a.cfg.Addr), slog.Int("restarts", n))
@@ -407,6 +418,38 @@ func (a *connActor) onHealthTick(m *healthTick) {
 		rtt, err := healthCheck(conn, timeout)
 		tell(&healthResult{gen: gen, rtt: rtt, err: err})
 	}()
+}
+
+// capabilitiesProber is implemented by connections that can ask the broker
+// which extensions it serves (*transport.Conn does).
+type capabilitiesProber interface {
+	Capabilities(ctx context.Context) (transport.Capabilities, error)
+}
+
+// probe runs the first request on a new connection: the capabilities probe
+// (request type 33), whose answer proves the broker accepted the
+// connection and says which extensions it serves. A broker that does not
+// know the request (upstream RustMQ drops the stream unanswered) serves
+// none; for it, and for a connection that cannot probe, a Metadata
+// request proves the connection instead. It runs in its own goroutine.
+func probe(conn Conn, timeout time.Duration) (transport.Capabilities, time.Duration, error) {
+	if p, ok := conn.(capabilitiesProber); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		start := time.Now()
+		caps, err := p.Capabilities(ctx)
+		rtt := time.Since(start)
+		cancel()
+		if err != nil {
+			return caps, rtt, err
+		}
+		if caps.Supported {
+			return caps, rtt, nil
+		}
+		rtt, err = healthCheck(conn, timeout)
+		return caps, rtt, err
+	}
+	rtt, err := healthCheck(conn, timeout)
+	return transport.Capabilities{}, rtt, err
 }
 
 // healthCheck runs one Metadata request for no topic on conn and returns

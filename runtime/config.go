@@ -206,7 +206,14 @@ type ProducerConfig struct {
 	// while a request slot is free. Negative means do not wait. Default 5ms.
 	Linger time.Duration
 	// MaxInFlight bounds the batches per partition sent and not yet
-	// acknowledged; at most 5 with idempotence. Default 5.
+	// acknowledged; at most 5 with idempotence. Requests travel on separate
+	// QUIC streams, which do not keep their order, so a batch may overtake
+	// the one sent before it. More than one batch is therefore in flight
+	// only when the producer is idempotent and the partition leader's
+	// broker says (in its answer to the capabilities probe) that it holds
+	// batches arriving ahead of their predecessors (reorder-window, as the
+	// development broker does); otherwise, and against upstream RustMQ, each
+	// partition sends one batch at a time and keeps its order. Default 5.
 	MaxInFlight int
 	// Compression compresses values of at least CompressThreshold bytes and
 	// marks them with the rmq-codec header. Default compress.None.

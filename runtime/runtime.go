@@ -72,6 +72,14 @@ type BrokerHealth struct {
 	Principal string
 	// ALPN is the negotiated application protocol ("" without ALPN).
 	ALPN string
+	// Features are the extensions of this project the broker serves, as
+	// it listed them in its answer to the capabilities probe run on each
+	// new connection ("idempotence", "reorder-window", "authenticate",
+	// "whole-requests").
+	Features []string
+	// Upstream says the broker did not answer the probe, as upstream
+	// RustMQ does not: it serves none of the extensions.
+	Upstream bool
 }
 
 const tracerName = "github.com/rustmq/rustmq-go/runtime"
@@ -223,7 +231,7 @@ func (r *Runtime) Health() []BrokerHealth {
 	out := make([]BrokerHealth, len(snap))
 	for i, b := range snap {
 		out[i] = BrokerHealth{Addr: b.Addr, State: b.State.String(), LastError: b.LastError, Restarts: b.Restarts,
-			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN}
+			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN, Features: b.Features, Upstream: b.Upstream}
 	}
 	return out
 }

@@ -1,7 +1,8 @@
 package actors
 
 import (
-	"encoding/binary"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -39,14 +40,15 @@ type Counters struct {
 	MessagesFailed    atomic.Int64
 }
 
-// BatcherConfig configures the batcher of one topic-partition.
+// BatcherConfig configures the batchers of a producer; the router fills
+// Topic and Partition for each.
 type BatcherConfig struct {
 	Topic     string
 	Partition int32
 	// BatchSize closes a batch at this many records.
 	BatchSize int
 	// BatchBytes bounds the record bytes of one request, counted as the
-	// broker counts them (wire.Record.Size of every record as written:
+	// broker counts them (the encoded size of every record as written:
 	// compressed value, codec header, trace headers and, on the first
 	// record, the idempotence headers). A batch closes when the next record
 	// would not fit; a single record larger than BatchBytes travels alone.
@@ -70,13 +72,14 @@ type BatcherConfig struct {
 	// MaxRetries bounds the attempts after the first; < 0 means unlimited
 	// (the delivery timeout still applies).
 	MaxRetries int
-	// Codec compresses values of at least CompressThreshold bytes.
-	Codec             compress.Codec
-	CompressThreshold int
+	// Codec is the producer's compression (the runtime compresses values
+	// in the caller's goroutine); it only names the batches' spans.
+	Codec compress.Codec
 	// Metadata is the PID of the metadata actor.
 	Metadata *actor.PID
-	// Sink receives every completed record.
-	Sink Sink
+	// Source is the producer's record source; every record ends in its
+	// Deliver.
+	Source Source
 	// Counters, shared with the producer.
 	Counters *Counters
 	// Meters, when set, receive the same measurements as Counters.
@@ -87,120 +90,99 @@ type BatcherConfig struct {
 	ClientID string
 	// Logger receives retries and producer id resets; nil discards.
 	Logger *slog.Logger
+	// Closing, when set and true, says the producer is closing: records
+	// held when the batcher stops fail with ErrClosed rather than
+	// ErrActorFailed.
+	Closing *atomic.Bool
+	// Options are added to the batcher's props.
+	Options []actor.PropsOption
 }
 
-// idemOverhead is what the idempotence headers (rmq-pid and rmq-seq, eight
-// bytes each) add to the wire size of the first record of a batch.
-var idemOverhead = func() int {
-	stamped := wire.Record{Headers: []wire.Header{
-		{Key: wire.HeaderProducerID, Value: make([]byte, 8)},
-		{Key: wire.HeaderSequence, Value: make([]byte, 8)},
-	}}
-	return stamped.Size() - (&wire.Record{}).Size()
-}()
-
-// WireSize returns the record bytes r adds to a produce request sent alone,
-// as brokers count them against their max message bytes: its encoded size
-// (wire.Record.Size) plus, when idempotent, the idempotence headers the
-// batcher stamps on the first record of a batch. Compression never makes it
-// larger: a value is compressed only when the record shrinks on the wire.
-func WireSize(r *wire.Record, idempotent bool) int {
-	n := r.Size()
-	if idempotent {
-		n += idemOverhead
-	}
-	return n
-}
-
-// batch is one produce request's worth of records. Its (pid, seq) stamp is
-// assigned when it is first sent and changes only when the broker has said
-// the batch was not written (code 45) and the producer id was rotated.
-type batch struct {
-	recs       []*Record
-	bytes      int // record bytes as the broker counts them
-	pid, seq   uint64
-	body       []byte
-	sends      int // attempts made
-	failures   int // failed attempts
-	inFlight   bool
-	reqID      uint64
-	predAcked  bool // every earlier record of this pid was acknowledged when it was last sent
-	notWritten bool // the broker said the batch was not appended
-	lastErr    error
-	abandon    error // fail the batch with this when it reaches the head
-	waitUntil  time.Time
-	deadline   time.Time
-	addr       string
-	sentAt     time.Time // when the current attempt was sent
-	span       trace.Span
-}
-
-// internal messages of the batcher.
-type (
-	lingerTick struct{ gen uint64 }
-	retryTick  struct{}
-	sweepTick  struct{}
-	reqExpire  struct{ reqID uint64 }
-)
-
-// batcher accumulates the records of one partition into batches, sends them
-// to the partition leader's connection actor with at most MaxInFlight
-// outstanding, retries failures in order, and completes every record.
-//
-// Ordering and idempotence on retries: after any failure the batcher stops
-// sending new batches (stalled), lets the requests in flight finish, then
-// resends the failed batches in sequence order, one at a time, until one
-// succeeds; then it pipelines again. A batch answered "out of order
-// sequence" (45) while an earlier batch of its producer id was unacknowledged
-// is retried with the same stamp. When a batch must be abandoned (delivery
-// timeout, retry budget, an error that retrying cannot fix) the sequence of
-// its producer id is broken at the broker, so the partition switches to a
-// fresh random producer id starting at sequence 0; batches already stamped
-// with the old id are retried with it (a duplicate is then recognised) until
-// the broker says they were not written, and only then restamped.
-type batcher struct {
-	cfg  BatcherConfig
-	bm   batchMetrics
-	sys  *actor.ActorSystem
-	self *actor.PID
-
-	leader      *actor.PID
-	leaderAddr  string
-	leaderAsked bool
-
-	queue      []*Record
-	queueBytes int
-	ctxQueued  int // queued records that carry a cancellable context
-	openSince  time.Time
-	lingerGen  uint64
-	lingerSet  bool
-	flushing   bool
-	sweepSet   bool
-	formed     bool // a batch was formed since the last sweep
-	retrySet   bool
-	retryTimer *time.Timer
-
-	batches []*batch // sent and not yet completed, in sequence order
-	stalled bool
-
+// batcherRun is a batcher's state that outlives its restarts: what it owes
+// (the batches taken, their stamps) and the sequence it keeps. It lives in
+// the partition and is only touched from the batcher's goroutine.
+type batcherRun struct {
+	started   bool
+	batches   []*batch // sent at least once and not completed, in sequence order
+	pending   []*batch // taken from the buffer by a sweep, not sent yet
+	stalled   bool
 	pid       uint64
 	nextSeq   uint64
 	ackedEnd  uint64 // sequence after the last acknowledged record of pid
 	nextReqID uint64
-	scratch   []wire.Record
-	// spareBodies are request buffers of acknowledged batches, for reuse.
-	spareBodies [][]byte
-	aborted     error
-	timers      map[uint64]*time.Timer
-	quit        chan struct{} // closed when this incarnation stops
-	// codecHeader is the rmq-codec header of compressed values and
-	// codecOverhead what it adds to a record's wire size.
-	codecHeader   wire.Header
-	codecOverhead int
+	aborted   error
+	// watched is the connection actor watched (the last leader): the watch
+	// outlives an incarnation, and must be undone when the batcher stops.
+	watched *actor.PID
 }
 
-// NewBatcherProps returns the props of the batcher of one partition.
-func NewBatcherProps(cfg BatcherConfig) *actor.Props {
+// internal messages of the batcher.
+type (
+	batcherWake struct{}
+	lingerTick  struct{ gen uint64 }
+	retryTick   struct{}
+	sweepTick   struct{}
+	// reqDone is the outcome of a request run on a live connection.
+	reqDone struct {
+		bt        *batch
+		reqID     uint64
+		base      uint64
+		err       error
+		principal string
+		delivered bool // the request's goroutine delivered the success
+	}
+)
+
+var wakeBatcher = &batcherWake{}
+
+// batcher sends the batches of one partition to the partition leader with
+// at most MaxInFlight outstanding, retries failures in order, and completes
+// every record. The router fills the partition's buffer; the batcher takes
+// from it when a request slot is free.
+//
+// Ordering and idempotence on retries: after any failure the batcher stops
+// sending new batches (stalled), lets the requests in flight finish, then
+// resends the failed batches in sequence order, one at a time and each
+// after its backoff, until none of them is left; then it pipelines again. A
+// batch answered "out of order sequence" (45) while an earlier batch of its
+// producer id was unacknowledged is retried with the same stamp. When a
+// batch must be abandoned (delivery timeout, retry budget, an error that
+// retrying cannot fix) the sequence of its producer id is broken at the
+// broker, so the partition switches to a fresh random producer id starting
+// at sequence 0; batches already stamped with the old id are retried with
+// it (a duplicate is then recognised) until the broker says they were not
+// written, and only then restamped.
+//
+// A restart keeps the partition's batches and sequence (they live in the
+// partition): attempts in flight whose outcome the batcher has not seen
+// are resent with the same stamp, which an idempotent broker recognises.
+type batcher struct {
+	cfg  BatcherConfig
+	part *partition
+	run  *batcherRun
+	bm   batchMetrics
+	sys  *actor.ActorSystem
+	self *actor.PID
+	c    actor.Context
+
+	leader      *actor.PID
+	link        *ConnLink
+	leaderAddr  string
+	leaderAsked bool
+
+	head      []byte // the head of the request body, for rebuilt batches
+	tail      []byte // acks and timeout, appended when a batch is sealed
+	lingerGen uint64
+	lingerSet bool
+	sweepSet  bool
+	formed    bool // a batch was sent since the last sweep
+	retrySet  bool
+	taken     []*batch
+	quit      chan struct{} // closed when this incarnation stops
+}
+
+// newBatcherProps returns the props of the batcher of part.
+func newBatcherProps(cfg BatcherConfig, part *partition) *actor.Props {
 	cfg.Logger = orDiscard(cfg.Logger)
 	if cfg.Counters == nil {
 		cfg.Counters = &Counters{}
@@ -208,138 +190,129 @@ func NewBatcherProps(cfg BatcherConfig) *actor.Props {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 1
 	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1
+	timeout := cfg.RequestTimeout.Milliseconds()
+	if timeout > math.MaxUint32 {
+		timeout = math.MaxUint32
 	}
-	if cfg.BatchBytes <= 0 {
-		cfg.BatchBytes = math.MaxInt
-	}
-	var codecHeader wire.Header
-	codecOverhead := 0
-	if cfg.Codec != compress.None {
-		codecHeader = wire.Header{Key: wire.HeaderCodec, Value: []byte(cfg.Codec.String())}
-		codecOverhead = (&wire.Record{Headers: []wire.Header{codecHeader}}).Size() - (&wire.Record{}).Size()
-	}
+	tail := requestTail(cfg.Acks, uint32(timeout))
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &batcher{cfg: cfg, bm: newBatchMetrics(cfg), timers: make(map[uint64]*time.Timer),
-			codecHeader: codecHeader, codecOverhead: codecOverhead}
-	})
+		return &batcher{cfg: cfg, part: part, run: &part.run, bm: newBatchMetrics(cfg), head: part.head, tail: tail}
+	}, cfg.Options...)
 }
 
 func (b *batcher) Receive(c actor.Context) {
+	b.c = c
 	switch m := c.Message().(type) {
-	case *actor.Started:
-		b.sys, b.self = c.ActorSystem(), c.Self()
-		b.quit = make(chan struct{})
-		if b.cfg.Idempotent {
-			b.pid = b.cfg.NewProducerID()
-		}
-		b.askLeader(false)
-	case *Record:
-		b.add(m)
-		b.maybeSend()
-	case *Records:
-		for _, r := range m.Recs {
-			b.add(r)
-		}
-		b.maybeSend()
+	case *batcherWake:
+		b.progress()
+	case *reqDone:
+		b.onDone(m)
 	case *Response:
 		b.onResponse(m)
 	case *LeaderInfo:
-		b.leaderAsked = false
-		if m.Err != nil {
-			b.failAll(m.Err, false)
-			return
-		}
-		b.leader, b.leaderAddr = m.Conn, m.Addr
-		b.progress()
+		b.onLeader(m)
 	case *lingerTick:
 		if m.gen == b.lingerGen {
 			b.lingerSet = false
-			b.maybeSend()
+			b.progress()
 		}
 	case *retryTick:
 		b.retrySet = false
+		if b.leader == nil {
+			b.askLeader(false)
+		}
 		b.progress()
-	case *reqExpire:
-		b.onExpire(m)
 	case *sweepTick:
 		b.sweepSet = false
 		b.sweep()
 	case *FlushNow:
-		if len(b.queue) > 0 {
-			b.flushing = true
-		}
-		b.maybeSend()
+		b.progress()
 	case *Abort:
-		b.aborted = m.Err
+		b.run.aborted = m.Err
 		b.failAll(m.Err, true)
-	case *actor.Stopping, *actor.Restarting:
+	case *actor.Terminated:
+		b.onTerminated(m)
+	case *actor.Started:
+		b.sys, b.self = c.ActorSystem(), c.Self()
+		b.quit = make(chan struct{})
+		b.start()
+	case *actor.Restarting:
+		b.stopTimers()
+	case *actor.Stopping:
+		b.stopTimers()
+		if b.run.watched != nil {
+			c.Unwatch(b.run.watched) // it outlives us: no notice for a stopped actor
+		}
+		err := error(ErrClosed)
+		if b.cfg.Closing == nil || !b.cfg.Closing.Load() {
+			err = fmt.Errorf("%w: the batcher of %s/%d was stopped by its supervisor", ErrActorFailed, b.cfg.Topic, b.cfg.Partition)
+		}
+		b.failAll(err, true)
+		for _, bt := range b.part.takeAll(true) {
+			b.deliverErr(bt.recs, err)
+			recycle(bt)
+		}
+	}
+}
+
+// start begins an incarnation. After a restart the attempts in flight are
+// settled: one whose success a request goroutine already delivered keeps
+// its coming reqDone; any other is treated as a failed attempt of unknown
+// outcome and resent with the same stamp.
+func (b *batcher) start() {
+	r := b.run
+	if b.cfg.Idempotent && r.pid == 0 {
+		r.pid = b.cfg.NewProducerID()
+	}
+	if r.started {
+		for _, bt := range append([]*batch(nil), r.batches...) {
+			if !bt.inFlight {
+				continue
+			}
+			if !bt.owner.CompareAndSwap(bt.reqID, 0) {
+				// Its goroutine delivered the success; the reqDone saying so
+				// may have been the message that was lost. Settle it here
+				// (a reqDone still to come finds it settled) and leave the
+				// batch to the garbage collector rather than the pool: the
+				// goroutine may still be reading it.
+				bt.inFlight = false
+				b.remove(bt)
+				if b.cfg.Idempotent && bt.pid == r.pid && bt.seq+uint64(len(bt.recs)) > r.ackedEnd {
+					r.ackedEnd = bt.seq + uint64(len(bt.recs))
+				}
+				continue
+			}
+			b.finishRequest(bt, errBatcherRestarted)
+			bt.failures++
+			bt.lastErr = &ProduceError{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Broker: bt.addr, Err: errBatcherRestarted}
+			endSendSpan(bt, errBatcherRestarted)
+			r.stalled = true
+		}
+	}
+	r.started = true
+	b.askLeader(false)
+	b.progress()
+}
+
+var errBatcherRestarted = fmt.Errorf("%w: the batcher restarted while the request was in flight", ErrNotConnected)
+
+func (b *batcher) stopTimers() {
+	if b.quit != nil {
 		select {
 		case <-b.quit:
 		default:
 			close(b.quit)
 		}
-		b.failAll(ErrClosed, true)
-		for _, t := range b.timers {
-			t.Stop()
-		}
-		if b.retryTimer != nil {
-			b.retryTimer.Stop()
-		}
 	}
+	b.lingerSet, b.sweepSet, b.retrySet = false, false, false
 }
 
-// add compresses r's value if asked to and queues r. A compressed value is
-// kept only when it saves more than the codec header costs, so that
-// compression never makes a record larger on the wire.
-func (b *batcher) add(r *Record) {
-	if b.aborted != nil {
-		b.deliverErr([]*Record{r}, b.aborted)
-		return
-	}
-	if b.cfg.Codec != compress.None && len(r.Wire.Value) >= b.cfg.CompressThreshold {
-		if _, has := wire.HeaderValue(r.Wire.Headers, wire.HeaderCodec); !has {
-			out, err := b.cfg.Codec.Compress(nil, r.Wire.Value)
-			if err == nil && len(out)+b.codecOverhead < len(r.Wire.Value) {
-				b.cfg.Counters.CompressedIn.Add(int64(len(r.Wire.Value)))
-				b.cfg.Counters.CompressedOut.Add(int64(len(out)))
-				r.Wire.Value = out
-				r.Wire.Headers = append(r.Wire.Headers[:len(r.Wire.Headers):len(r.Wire.Headers)], b.codecHeader)
-			}
-		}
-	}
-	if len(b.queue) == 0 {
-		b.openSince = time.Now()
-	}
-	r.wireSize = r.Wire.Size()
-	b.queue = append(b.queue, r)
-	b.queueBytes += r.wireSize
-	if r.Ctx != nil {
-		b.ctxQueued++
-	}
-	if r.Span.IsSampled() {
-		eventQueued(r, len(b.queue), b.queueBytes)
-	}
-}
-
-// dequeued updates the count of queued records with a context.
-func (b *batcher) dequeued(recs []*Record) {
-	if b.ctxQueued == 0 {
-		return
-	}
-	for _, r := range recs {
-		if r.Ctx != nil {
-			b.ctxQueued--
-		}
-	}
-}
-
-// after sends msg to the batcher after d, unless it has stopped by then
-// (mail to a stopped actor would only reach the dead letters).
-func (b *batcher) after(d time.Duration, msg any) *time.Timer {
+// after sends msg to the batcher after d, unless this incarnation has
+// stopped by then (mail to a stopped actor would reach the dead letters,
+// and a restarted one arms its own timers).
+func (b *batcher) after(d time.Duration, msg any) {
 	sys, self, quit := b.sys, b.self, b.quit
-	return time.AfterFunc(d, func() {
+	time.AfterFunc(d, func() {
 		select {
 		case <-quit:
 		default:
@@ -356,176 +329,233 @@ func (b *batcher) askLeader(refresh bool) {
 	b.sys.Root.Send(b.cfg.Metadata, &LeaderRequest{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Refresh: refresh, ReplyTo: b.self})
 }
 
+func (b *batcher) onLeader(m *LeaderInfo) {
+	b.leaderAsked = false
+	if m.Err != nil {
+		if retriable(m.Err) {
+			// Ask again after a pause; records wait until their deadline.
+			if !b.retrySet {
+				b.retrySet = true
+				b.after(b.cfg.Backoff.Delay(1, nil), &retryTick{})
+			}
+			b.armSweep()
+			return
+		}
+		b.failAll(m.Err, false)
+		for _, bt := range b.takeAllBuffered() {
+			b.deliverErr(bt.recs, m.Err)
+			recycle(bt)
+		}
+		return
+	}
+	if m.Conn != nil && (b.run.watched == nil || !b.run.watched.Equal(m.Conn)) {
+		if b.run.watched != nil {
+			b.c.Unwatch(b.run.watched)
+		}
+		b.c.Watch(m.Conn)
+		b.run.watched = m.Conn
+	}
+	b.leader, b.link, b.leaderAddr = m.Conn, m.Link, m.Addr
+	b.progress()
+}
+
+// onTerminated handles the end of the leader's connection actor: its
+// supervisor gave up on it. Requests queued in its mailbox will never be
+// answered; they are failed now as not connected, and the leader asked for
+// again (the metadata actor starts a new connection actor).
+func (b *batcher) onTerminated(m *actor.Terminated) {
+	if b.run.watched == nil || !b.run.watched.Equal(m.Who) {
+		return
+	}
+	b.run.watched = nil
+	if b.leader != nil && b.leader.Equal(m.Who) {
+		b.leader, b.link = nil, nil
+	}
+	err := fmt.Errorf("%w: connection actor of %s stopped", ErrNotConnected, b.leaderAddr)
+	for _, bt := range b.run.batches {
+		if bt.inFlight && bt.viaActor && bt.owner.CompareAndSwap(bt.reqID, 0) {
+			b.finishRequest(bt, err)
+			b.failed(bt, err, "", false)
+		}
+	}
+	b.askLeader(true)
+	b.progress()
+}
+
 // progress moves the batcher on after any event.
 func (b *batcher) progress() {
-	if b.stalled {
+	r := b.run
+	if r.aborted != nil {
+		for _, bt := range b.takeAllBuffered() {
+			b.deliverErr(bt.recs, r.aborted)
+			recycle(bt)
+		}
+		return
+	}
+	if r.stalled {
 		b.resumeHead()
 		return
 	}
-	b.maybeSend()
+	b.fill()
 }
 
-// overhead is what a batch adds to the wire size of its records: the
-// idempotence headers of the first record.
-func (b *batcher) overhead() int {
-	if b.cfg.Idempotent {
-		return idemOverhead
+// maxInFlight is the number of batches that may be outstanding at once.
+// QUIC streams do not keep their order, so a batch sent after another may
+// overtake it: only an idempotent producer whose leader holds early batches
+// until their predecessors arrive (the broker advertises reorder-window)
+// pipelines. Anywhere else one batch at a time keeps each partition in
+// order.
+func (b *batcher) maxInFlight() int {
+	if b.cfg.MaxInFlight > 1 && b.cfg.Idempotent && b.link.Live().Has(wire.FeatureReorderWindow) {
+		return b.cfg.MaxInFlight
 	}
-	return 0
+	return 1
 }
 
-// ready reports whether the open batch should be closed now.
-func (b *batcher) ready(now time.Time) bool {
-	if len(b.queue) == 0 {
-		return false
-	}
-	return len(b.queue) >= b.cfg.BatchSize || b.queueBytes+b.overhead() >= b.cfg.BatchBytes || b.flushing ||
-		b.cfg.Linger <= 0 || now.Sub(b.openSince) >= b.cfg.Linger
-}
-
-// maybeSend sends what may be sent while pipelining.
-func (b *batcher) maybeSend() {
-	if b.aborted != nil || b.stalled {
-		return
-	}
-	if len(b.queue) > 0 {
-		b.armSweep()
-	}
+// fill sends new batches while request slots are free.
+func (b *batcher) fill() {
+	r := b.run
 	if b.leader == nil {
-		b.askLeader(false)
+		if b.hasBuffered() {
+			b.askLeader(false)
+			b.armSweep()
+		}
 		return
 	}
 	now := time.Now()
-	// Failed batches waiting for a resend go first, in order.
-	for _, bt := range b.batches {
-		if !bt.inFlight {
-			if bt.abandon != nil || (b.cfg.Idempotent && bt.pid != b.pid) {
-				b.stalled = true
-				b.resumeHead()
-				return
-			}
-			b.send(bt)
+	var wait time.Duration
+	for len(r.batches) < b.maxInFlight() {
+		free := b.maxInFlight() - len(r.batches)
+		taken := b.taken[:0]
+		for len(r.pending) > 0 && len(taken) < free {
+			taken = append(taken, r.pending[0])
+			r.pending[0] = nil
+			r.pending = r.pending[1:]
 		}
-	}
-	for len(b.batches) < b.cfg.MaxInFlight && b.ready(now) {
-		bt := b.form(now)
-		if bt == nil {
+		if len(taken) == 0 {
+			taken, wait = b.part.take(taken, free, now, b.cfg.Linger)
+		}
+		if len(taken) == 0 {
 			break
 		}
-		b.stamp(bt)
-		b.batches = append(b.batches, bt)
-		b.send(bt)
+		for _, bt := range taken {
+			if !b.seal(bt, now.UnixNano()) {
+				recycle(bt)
+				continue
+			}
+			b.stamp(bt)
+			r.batches = append(r.batches, bt)
+			b.send(bt, now)
+		}
+		clear(taken)
+		b.taken = taken[:0]
 	}
-	if len(b.queue) > 0 && !b.lingerSet && b.cfg.Linger > 0 && !b.ready(now) {
+	if wait > 0 && !b.lingerSet && len(r.batches) < b.maxInFlight() {
 		b.lingerSet = true
 		b.lingerGen++
-		b.after(b.cfg.Linger-now.Sub(b.openSince), &lingerTick{gen: b.lingerGen})
+		b.after(wait, &lingerTick{gen: b.lingerGen})
+	}
+	if b.hasBuffered() {
+		b.armSweep()
 	}
 }
 
-// form takes the next batch off the queue, failing records whose context
-// ended or whose delivery deadline passed on the way. The batch holds at
-// most BatchSize records and BatchBytes of record bytes as written (the
-// idempotence headers included), unless its first record alone is larger.
-func (b *batcher) form(now time.Time) *batch {
-	bt := &batch{bytes: b.overhead()}
-	var dropped []*Record
-	n := 0
-	for n < len(b.queue) && len(bt.recs) < b.cfg.BatchSize {
-		r := b.queue[n]
-		sz := r.wireSize
-		if len(bt.recs) > 0 && bt.bytes+sz > b.cfg.BatchBytes {
-			break
-		}
-		n++
-		b.queueBytes -= sz
-		if err := r.cancelled(); err != nil {
-			r.Err = err
-			dropped = append(dropped, r)
-			continue
-		}
-		if !r.Deadline.IsZero() && now.After(r.Deadline) {
-			r.Err = fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
-			dropped = append(dropped, r)
-			continue
-		}
-		if !r.Deadline.IsZero() && (bt.deadline.IsZero() || r.Deadline.Before(bt.deadline)) {
-			bt.deadline = r.Deadline
-		}
-		bt.recs = append(bt.recs, r)
-		bt.bytes += sz
-	}
+// hasBuffered reports whether records wait to be sent.
+func (b *batcher) hasBuffered() bool { return len(b.run.pending) > 0 || b.part.buffered() }
 
-	b.formed = true
-	// Drop the taken records from the front without moving the rest; append
-	// reallocates (copying only live records) when the capacity runs out.
-	b.dequeued(b.queue[:n])
-	clear(b.queue[:n])
-	b.queue = b.queue[n:]
-	if len(bt.recs) > 0 {
-		eventBatchClosed(bt.recs, bt.bytes, b.closeReason(len(bt.recs), bt.bytes))
+// takeAllBuffered empties the buffer and the pending batches.
+func (b *batcher) takeAllBuffered() []*batch {
+	out := append(b.run.pending, b.part.takeAll(false)...)
+	b.run.pending = nil
+	return out
+}
+
+// seal readies a taken batch for its first send: records whose context
+// ended or whose delivery deadline passed are failed and left out (the
+// body is rebuilt without them), then the record count and trailer are
+// written. It reports whether any record is left.
+func (b *batcher) seal(bt *batch, now int64) bool {
+	if bt.sealed {
+		return true
 	}
-	if len(b.queue) > 0 {
-		b.openSince = now
-	} else {
-		b.flushing = false
-	}
-	if len(dropped) > 0 {
-		b.deliver(dropped)
-	}
+	b.prune(bt, now)
 	if len(bt.recs) == 0 {
-		return nil
+		return false
 	}
-	return bt
+	bt.seal(len(b.head), b.tail)
+	b.formed = true
+	eventBatchClosed(b.cfg.Source, bt.recs, bt.bytes, b.closeReason(bt))
+	return true
 }
 
-// stamp gives bt the next sequence of the current producer id and encodes it.
-func (b *batcher) stamp(bt *batch) {
-	if b.cfg.Idempotent {
-		bt.pid, bt.seq = b.pid, b.nextSeq
-		b.nextSeq += uint64(len(bt.recs))
-		bt.notWritten = false
+// prune fails the records of an unsent batch whose context ended or whose
+// delivery deadline passed, and rebuilds the body from the others.
+func (b *batcher) prune(bt *batch, now int64) {
+	if bt.ctxRecs == 0 && (bt.deadline == 0 || now <= bt.deadline) {
+		return
 	}
-	b.encode(bt)
-}
-
-func (b *batcher) encode(bt *batch) {
-	recs := b.scratch[:0]
-	for i, r := range bt.recs {
-		w := r.Wire
-		if i == 0 && b.cfg.Idempotent {
-			var pid, seq [8]byte
-			binary.BigEndian.PutUint64(pid[:], bt.pid)
-			binary.BigEndian.PutUint64(seq[:], bt.seq)
-			w.Headers = append(w.Headers[:len(w.Headers):len(w.Headers)],
-				wire.Header{Key: wire.HeaderProducerID, Value: pid[:]},
-				wire.Header{Key: wire.HeaderSequence, Value: seq[:]})
+	src := b.cfg.Source
+	var expired []*Record
+	keep := bt.recs[:0]
+	for _, r := range bt.recs {
+		if err := cancelled(src, r); err != nil {
+			b.deliverErr([]*Record{r}, err)
+			continue
 		}
-		recs = append(recs, w)
+		if r.expired(now) {
+			expired = append(expired, r)
+			continue
+		}
+		keep = append(keep, r)
 	}
-	timeout := b.cfg.RequestTimeout.Milliseconds()
-	if timeout > math.MaxUint32 {
-		timeout = math.MaxUint32
+	if len(keep) == len(bt.recs) {
+		return
 	}
-	req := wire.ProduceRequest{Topic: b.cfg.Topic, PartitionID: uint32(b.cfg.Partition), Records: recs, Acks: b.cfg.Acks, TimeoutMs: uint32(timeout)}
-	if size := req.Size(); cap(bt.body) < size {
-		bt.body = b.takeBody(size)
+	if len(expired) > 0 {
+		b.deliverErr(expired, fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition))
 	}
-	bt.body = req.Append(bt.body[:0])
-	clear(recs)
-	b.scratch = recs[:0]
+	clear(bt.recs[len(keep):])
+	recs := keep
+	bt.recs = bt.recs[:0]
+	bt.body = append(bt.body[:0], b.head...)
+	bt.bytes, bt.firstEnd, bt.deadline, bt.ctxRecs = 0, 0, 0, 0
+	for _, r := range recs {
+		p := src.Parts(r)
+		size := PartsSize(&p, b.cfg.Idempotent && len(bt.recs) == 0)
+		bt.add(r, &p, size, b.cfg.Idempotent)
+	}
 }
 
-func (b *batcher) send(bt *batch) {
-	now := time.Now()
-	b.nextReqID++
-	bt.reqID = b.nextReqID
+// stamp gives a new batch the next sequence of the current producer id.
+func (b *batcher) stamp(bt *batch) {
+	if !b.cfg.Idempotent || bt.stamped {
+		return
+	}
+	r := b.run
+	bt.stampWith(r.pid, r.nextSeq)
+	r.nextSeq += uint64(len(bt.recs))
+	bt.notWritten = false
+}
+
+// restamp gives an unwritten batch of a spent producer id the next sequence
+// of the current one, in place.
+func (b *batcher) restamp(bt *batch) {
+	bt.stamped = false
+	b.stamp(bt)
+}
+
+func (b *batcher) send(bt *batch, now time.Time) {
+	r := b.run
+	r.nextReqID++
+	bt.reqID = r.nextReqID
 	bt.inFlight = true
 	bt.sends++
 	bt.addr = b.leaderAddr
 	bt.sentAt = now
-	bt.predAcked = !b.cfg.Idempotent || bt.pid != b.pid || bt.seq <= b.ackedEnd
-	b.bm.sent(bt.addr, len(bt.recs), len(bt.body))
+	bt.predAcked = !b.cfg.Idempotent || bt.pid != r.pid || bt.seq <= r.ackedEnd
+	bt.owner.Store(bt.reqID)
+	b.formed = true
+	bt.attrs = b.bm.sent(bt.addr, len(bt.recs), len(bt.body))
 	var span trace.Span
 	if b.cfg.Tracer != nil {
 		bt.span = startSendSpan(b.cfg, bt)
@@ -533,22 +563,81 @@ func (b *batcher) send(bt *batch) {
 			span = bt.span
 		}
 	}
+	deadline := now.Add(b.cfg.RequestTimeout)
+	if live := b.link.Live(); live != nil {
+		bt.viaActor = false
+		go runRequest(&b.cfg, b.sys, b.self, live, bt, bt.reqID, deadline, span)
+		return
+	}
+	bt.viaActor = true
 	b.sys.Root.Send(b.leader, &Request{
 		ReqType:  wire.TypeProduce,
 		Body:     bt.body,
-		Deadline: now.Add(b.cfg.RequestTimeout),
+		Deadline: deadline,
 		ReplyTo:  b.self,
 		ID:       bt.reqID,
 		Span:     span,
 	})
-	// A safety net for a response that never comes (the connection actor
-	// was stopped for good, the message went to dead letters).
-	id := bt.reqID
-	b.timers[id] = b.after(b.cfg.RequestTimeout+2*time.Second, &reqExpire{reqID: id})
+}
+
+// runRequest runs one attempt of bt on a live connection, in its own
+// goroutine. A success is delivered right here, once the goroutine has won
+// bt's owner for it; the batcher learns the outcome from a reqDone.
+func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, live *LiveConn, bt *batch, reqID uint64, deadline time.Time, span trace.Span) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	if span != nil {
+		span.AddEvent(EventConnWritten)
+	}
+	start := time.Now()
+	body, err := live.Conn.Do(ctx, wire.TypeProduce, bt.body)
+	rtt := time.Since(start)
+	if span != nil {
+		traceResponse(span, body, err, rtt)
+	}
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w after %v: %w", ErrRequestTimeout, rtt.Round(time.Millisecond), err)
+	}
+	cancel()
+	base, err := parseProduce(body, err)
+	m := &reqDone{bt: bt, reqID: reqID, base: base, err: err, principal: live.Principal}
+	if err == nil && bt.owner.CompareAndSwap(reqID, claimed) {
+		m.delivered = true
+		// Counted and traced before the result, so that a caller who has
+		// its result sees both.
+		recordDone(cfg.Counters, cfg.Meters, bt.attrs, len(bt.recs), bt.sentAt, nil)
+		if bt.span != nil {
+			bt.span.End()
+		}
+		cfg.Source.Deliver(bt.recs, successOutcome(cfg.Partition, base, cfg.Acks.Level == wire.AckNone))
+	}
+	sys.Root.Send(self, m)
+}
+
+// parseProduce turns a produce answer into its base offset or error.
+func parseProduce(body []byte, err error) (uint64, error) {
+	if err != nil {
+		return 0, err
+	}
+	var resp wire.ProduceResponse
+	if err := resp.Unmarshal(body); err != nil {
+		return 0, err
+	}
+	if err := wire.ResponseErr(resp.ErrorCode, resp.ErrorMessage); err != nil {
+		return 0, err
+	}
+	return resp.Offset, nil
+}
+
+func successOutcome(partition int32, base uint64, acksNone bool) Outcome {
+	o := Outcome{Partition: partition, Base: int64(base)}
+	if acksNone {
+		o.Base = -1
+	}
+	return o
 }
 
 func (b *batcher) find(reqID uint64) *batch {
-	for _, bt := range b.batches {
+	for _, bt := range b.run.batches {
 		if bt.inFlight && bt.reqID == reqID {
 			return bt
 		}
@@ -560,37 +649,38 @@ func (b *batcher) find(reqID uint64) *batch {
 // success) and forgets the request.
 func (b *batcher) finishRequest(bt *batch, err error) {
 	bt.inFlight = false
-	b.bm.done(bt.addr, len(bt.recs), bt.sentAt, err)
-	if t := b.timers[bt.reqID]; t != nil {
-		t.Stop()
-		delete(b.timers, bt.reqID)
-	}
+	recordDone(b.cfg.Counters, b.cfg.Meters, bt.attrs, len(bt.recs), bt.sentAt, err)
 }
 
-func (b *batcher) onExpire(m *reqExpire) {
-	delete(b.timers, m.reqID)
-	bt := b.find(m.reqID)
-	if bt == nil {
+func (b *batcher) onDone(m *reqDone) {
+	bt := m.bt
+	if !bt.inFlight || bt.reqID != m.reqID {
+		return // an attempt the batcher already gave up on
+	}
+	if m.delivered {
+		bt.inFlight = false // counted by the request's goroutine
+	} else {
+		b.finishRequest(bt, m.err)
+	}
+	if m.err != nil {
+		b.failed(bt, m.err, m.principal, false)
+		b.progress()
 		return
 	}
-	err := fmt.Errorf("%w: no response from %s", ErrRequestTimeout, bt.addr)
-	b.finishRequest(bt, err)
-	b.leader = nil // ask again: the connection actor may be gone
-	b.failed(bt, err, "", true)
+	b.succeeded(bt, m.base, m.delivered)
 	b.progress()
 }
 
+// onResponse handles the answer to an attempt that went through the
+// connection actor's mailbox.
 func (b *batcher) onResponse(m *Response) {
 	bt := b.find(m.ID)
-	if bt == nil {
+	if bt == nil || !bt.viaActor {
 		return // an answer to an attempt already given up on
 	}
-	err := m.Err
-	var resp wire.ProduceResponse
-	if err == nil {
-		if err = resp.Unmarshal(m.Body); err == nil {
-			err = wire.ResponseErr(resp.ErrorCode, resp.ErrorMessage)
-		}
+	base, err := parseProduce(m.Body, m.Err)
+	if !bt.owner.CompareAndSwap(bt.reqID, 0) {
+		return
 	}
 	b.finishRequest(bt, err)
 	if err != nil {
@@ -598,68 +688,33 @@ func (b *batcher) onResponse(m *Response) {
 		b.progress()
 		return
 	}
-	b.succeeded(bt, resp.Offset)
-	if b.stalled && !b.needsStall() {
-		b.stalled = false
-	}
+	b.succeeded(bt, base, false)
 	b.progress()
 }
 
-// needsStall reports whether an outstanding batch still needs one-at-a-time
-// handling: it must be abandoned, or it carries a stale producer id.
-func (b *batcher) needsStall() bool {
-	for _, bt := range b.batches {
-		if bt.abandon != nil || (b.cfg.Idempotent && bt.pid != b.pid) {
-			return true
-		}
-	}
-	return false
-}
-
 func (b *batcher) remove(bt *batch) {
-	for i, x := range b.batches {
+	bs := b.run.batches
+	for i, x := range bs {
 		if x == bt {
-			copy(b.batches[i:], b.batches[i+1:])
-			b.batches[len(b.batches)-1] = nil
-			b.batches = b.batches[:len(b.batches)-1]
+			copy(bs[i:], bs[i+1:])
+			bs[len(bs)-1] = nil
+			b.run.batches = bs[:len(bs)-1]
 			return
 		}
 	}
 }
 
-func (b *batcher) succeeded(bt *batch, base uint64) {
+func (b *batcher) succeeded(bt *batch, base uint64, delivered bool) {
+	r := b.run
 	b.remove(bt)
-	if b.cfg.Idempotent && bt.pid == b.pid && bt.seq+uint64(len(bt.recs)) > b.ackedEnd {
-		b.ackedEnd = bt.seq + uint64(len(bt.recs))
+	if b.cfg.Idempotent && bt.pid == r.pid && bt.seq+uint64(len(bt.recs)) > r.ackedEnd {
+		r.ackedEnd = bt.seq + uint64(len(bt.recs))
 	}
-	endSendSpan(bt, nil)
-	none := b.cfg.Acks.Level == wire.AckNone
-	for i, r := range bt.recs {
-		r.Partition = b.cfg.Partition
-		r.Err = nil
-		if none {
-			r.Offset = -1
-		} else {
-			r.Offset = int64(base) + int64(i)
-		}
+	if delivered {
+		bt.span = nil // ended by the request's goroutine
+	} else {
+		endSendSpan(bt, nil)
+		b.cfg.Source.Deliver(bt.recs, successOutcome(b.cfg.Partition, base, b.cfg.Acks.Level == wire.AckNone))
 	}
-	b.cfg.Sink.Deliver(bt.recs)
-	bt.recs = nil
-	// The connection's goroutine is done with the body: keep it for reuse.
-	if len(b.spareBodies) < 4 && cap(bt.body) <= 4*b.cfg.BatchBytes {
-		b.spareBodies = append(b.spareBodies, bt.body[:0])
-	}
-	bt.body = nil
-}
-
-// takeBody returns a buffer of at least size bytes capacity.
-func (b *batcher) takeBody(size int) []byte {
-	for i := len(b.spareBodies) - 1; i >= 0; i-- {
-		if cap(b.spareBodies[i]) >= size {
-			buf := b.spareBodies[i]
-			b.spareBodies = append(b.spareBodies[:i], b.spareBodies[i+1:]...)
-			return buf
-		}
-	}
-	return make([]byte, 0, size)
+	recycle(bt)
 }

@@ -13,19 +13,22 @@ import (
 // attempt, the stalled pipeline that resends in sequence order, producer id
 // rotation, the deadline sweep, and failing what the batcher holds.
 
-// failed classifies a failed attempt of bt and stalls the pipeline.
+// failed classifies a failed attempt of bt and stalls the pipeline: no new
+// batch goes out until every failed batch has been acknowledged or
+// abandoned, and each resend waits for its backoff.
 func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
+	r := b.run
 	bt.failures++
 	bt.lastErr = &ProduceError{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Broker: bt.addr, Principal: principal, Err: err}
 	endSendSpan(bt, err)
-	b.stalled = true
+	r.stalled = true
 	// The sweep abandons the batch at its deadline should nothing else
 	// move the partition on (no leader answer, for one).
 	b.armSweep()
 	switch {
 	case isLeaderError(err):
 		bt.notWritten = true
-		b.leader = nil
+		b.leader, b.link = nil, nil
 		b.askLeader(true)
 	case isOutOfOrder(err):
 		bt.notWritten = true
@@ -34,9 +37,14 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 		}
 		// The broker's sequence of this producer id does not continue at
 		// this batch: the producer id is spent.
-		if bt.pid == b.pid {
+		if bt.pid == r.pid {
 			b.rotate("broker rejected the sequence")
 		}
+	case errors.Is(err, ErrNotConnected):
+		// The connection is gone or going: ask where the partition lives
+		// now (the metadata actor reconnects).
+		b.leader, b.link = nil, nil
+		b.askLeader(false)
 	case !retriable(err) && !expired:
 		bt.abandon = bt.lastErr
 		b.cfg.Logger.Warn("rustmq: produce failed, not retriable", b.logAttrs(bt, err)...)
@@ -50,7 +58,7 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 	b.bm.retry(err)
 	delay := b.cfg.Backoff.Delay(bt.failures, nil)
 	bt.waitUntil = time.Now().Add(delay)
-	eventRetry(bt.recs, bt.sends, err, delay)
+	eventRetry(b.cfg.Source, bt.recs, bt.sends, err, delay)
 	b.cfg.Logger.Info("rustmq: produce failed, will retry", append(b.logAttrs(bt, err), slog.Duration("backoff", delay))...)
 }
 
@@ -60,149 +68,129 @@ func (b *batcher) logAttrs(bt *batch, err error) []any {
 		slog.Int("attempt", bt.sends), slog.Int("records", len(bt.recs)), slog.String("reason", errorType(err)), slog.Any("error", err)}
 }
 
-// closeReason says why a batch of n records and size bytes was closed.
-func (b *batcher) closeReason(n, size int) string {
+// closeReason says why bt was closed.
+func (b *batcher) closeReason(bt *batch) string {
 	switch {
-	case n >= b.cfg.BatchSize:
+	case len(bt.recs) >= b.cfg.BatchSize:
 		return "size"
-	case size >= b.cfg.BatchBytes || len(b.queue) > 0:
-		return "bytes"
-	case b.flushing:
+	case bt.flush:
 		return "flush"
 	case b.cfg.Linger <= 0:
 		return "no_linger"
+	case time.Since(bt.opened) < b.cfg.Linger:
+		return "bytes"
 	}
 	return "linger"
 }
 
 // resumeHead drives the stalled pipeline: once nothing is in flight it
-// settles the head batch (abandon, restamp) and resends it after its backoff.
+// settles the head batch (abandon, restamp) and resends it after its
+// backoff; with no failed batch left it pipelines again.
 func (b *batcher) resumeHead() {
-	if b.aborted != nil {
+	r := b.run
+	if r.aborted != nil {
 		return
 	}
-	for _, bt := range b.batches {
+	for _, bt := range r.batches {
 		if bt.inFlight {
 			return
 		}
 	}
 	now := time.Now()
-	for len(b.batches) > 0 {
-		h := b.batches[0]
-		if h.abandon == nil && !h.deadline.IsZero() && now.After(h.deadline) {
+	for len(r.batches) > 0 {
+		h := r.batches[0]
+		if h.abandon == nil && h.deadline != 0 && now.UnixNano() > h.deadline {
 			h.abandon = fmt.Errorf("%w: %w", ErrDeliveryTimeout, h.lastErr)
 		}
 		if h.abandon != nil {
-			b.batches = b.batches[1:]
+			r.batches[0] = nil
+			r.batches = r.batches[1:]
 			b.cfg.Logger.Warn("rustmq: batch abandoned", b.logAttrs(h, h.abandon)...)
 			b.deliverErr(h.recs, h.abandon)
-			if b.cfg.Idempotent && h.pid == b.pid {
+			if b.cfg.Idempotent && h.pid == r.pid {
 				b.rotate("a batch was abandoned")
 			}
+			recycle(h)
 			continue
 		}
 		if b.leader == nil {
 			b.askLeader(false)
 			return
 		}
-		if b.cfg.Idempotent && h.pid != b.pid && h.notWritten {
-			b.stamp(h)
+		if b.cfg.Idempotent && h.pid != r.pid && h.notWritten {
+			b.restamp(h)
 		}
 		if wait := h.waitUntil.Sub(now); wait > 0 {
 			if !b.retrySet {
 				b.retrySet = true
-				b.retryTimer = b.after(wait, &retryTick{})
+				b.after(wait, &retryTick{})
 			}
 			return
 		}
-		b.send(h)
+		b.send(h, now)
 		return
 	}
-	b.stalled = false
-	b.maybeSend()
+	r.stalled = false
+	b.fill()
 }
 
 // rotate switches to a fresh producer id; unsent batches take sequences from 0.
 func (b *batcher) rotate(why string) {
-	old := b.pid
-	b.pid = b.cfg.NewProducerID()
-	b.nextSeq, b.ackedEnd = 0, 0
+	r := b.run
+	old := r.pid
+	r.pid = b.cfg.NewProducerID()
+	r.nextSeq, r.ackedEnd = 0, 0
 	b.cfg.Counters.ProducerIDResets.Add(1)
 	b.cfg.Logger.Info("rustmq: new producer id for partition", slog.String("topic", b.cfg.Topic), slog.Int("partition", int(b.cfg.Partition)),
-		slog.Uint64("old", old), slog.Uint64("new", b.pid), slog.String("reason", why))
+		slog.Uint64("old", old), slog.Uint64("new", r.pid), slog.String("reason", why))
 }
 
 // batcherSweepInterval is the period of a batcher's sweep while it holds
-// queued records.
-const batcherSweepInterval = 4 * sweepInterval
+// records it cannot send.
+const batcherSweepInterval = 200 * time.Millisecond
 
-// sweep runs every batcherSweepInterval while records are queued. Its cost
-// does not grow with the queue while the queue moves:
-//
-//   - Delivery deadlines are checked from the head only. Records are queued
-//     in acceptance order and share the producer's delivery timeout, so
-//     their deadlines (nearly) grow along the queue; the first record still
-//     in time ends the check. A record whose deadline passed behind a later
-//     one is caught when it reaches the head or when [batcher.form] takes
-//     it, which fails it instead of writing it.
-//   - Contexts are checked by form, once per record, when the record is
-//     taken for a request: a record whose context ended is failed with the
-//     context's cause and never written. Its result therefore comes when
-//     the batch it would join closes, which Linger bounds while the
-//     partition can send. Only when no batch was formed during a whole
-//     sweep period (no leader, a stalled retry, a long Linger) does the
-//     sweep look at every queued record with a context, so that such
-//     records still get their result within about two sweep periods.
-//
-// It also abandons stalled batches past their deadline; it keeps running
-// while failed batches wait, even with nothing queued.
+// sweep runs every batcherSweepInterval while records wait. Records are
+// normally checked when their batch is sealed for its first send, which
+// fails those whose context ended or whose delivery deadline passed, so the
+// failure comes within Linger while the partition can send. Only when no
+// batch was sent during a whole sweep period (no leader, a stalled retry,
+// every request slot taken) does the sweep take the waiting batches out of
+// the buffer and check their records, so that such records still get their
+// result within about two sweep periods. It also abandons stalled batches
+// past their deadline.
 func (b *batcher) sweep() {
-	now := time.Now()
-	n := 0
-	for n < len(b.queue) {
-		r := b.queue[n]
-		if r.Deadline.IsZero() || !now.After(r.Deadline) {
-			break
-		}
-		r.Err = fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
-		b.queueBytes -= r.wireSize
-		n++
-	}
-	var dropped []*Record
-	if n > 0 {
-		dropped = append(dropped, b.queue[:n]...)
-		b.dequeued(dropped)
-		clear(b.queue[:n])
-		b.queue = b.queue[n:]
-	}
-	if !b.formed && b.ctxQueued > 0 {
-		keep := b.queue[:0]
-		var cancelled []*Record
-		for _, r := range b.queue {
-			if err := r.cancelled(); err != nil {
-				r.Err = err
-				b.queueBytes -= r.wireSize
-				cancelled = append(cancelled, r)
-				continue
+	r := b.run
+	if !b.formed {
+		deadline, ctxs := b.part.oldestDeadline()
+		now := time.Now().UnixNano()
+		for _, bt := range r.pending {
+			ctxs = ctxs || bt.ctxRecs > 0
+			if bt.deadline != 0 && (deadline == 0 || bt.deadline < deadline) {
+				deadline = bt.deadline
 			}
-			keep = append(keep, r)
 		}
-		clear(b.queue[len(keep):])
-		b.queue = keep
-		b.dequeued(cancelled)
-		dropped = append(dropped, cancelled...)
+		if ctxs || (deadline != 0 && now > deadline) {
+			pending := append(r.pending, b.part.takeAll(false)...)
+			keep := pending[:0]
+			for _, bt := range pending {
+				b.prune(bt, now)
+				if len(bt.recs) == 0 {
+					recycle(bt)
+					continue
+				}
+				keep = append(keep, bt)
+			}
+			clear(pending[len(keep):])
+			r.pending = keep
+		}
 	}
 	b.formed = false
-	if len(b.queue) == 0 {
-		b.flushing = false
-	}
-	if len(dropped) > 0 {
-		b.deliver(dropped)
-	}
-	if b.stalled {
+	if r.stalled {
 		b.resumeHead()
+	} else {
+		b.progress()
 	}
-	if len(b.queue) > 0 || (b.stalled && len(b.batches) > 0) {
+	if b.hasBuffered() || (r.stalled && len(r.batches) > 0) {
 		b.armSweep()
 	}
 }
@@ -215,30 +203,34 @@ func (b *batcher) armSweep() {
 	b.after(batcherSweepInterval, &sweepTick{})
 }
 
-// failAll fails every record the batcher holds. With inFlightToo the
-// batches in flight are failed as well and their responses ignored.
+// failAll fails every record the batcher holds, except the buffered ones.
+// With inFlightToo the batches in flight are failed as well and their
+// outcome ignored; an attempt whose success its request goroutine already
+// delivered is left to finish.
 func (b *batcher) failAll(err error, inFlightToo bool) {
-	if len(b.queue) > 0 {
-		q := b.queue
-		b.queue, b.queueBytes, b.ctxQueued = nil, 0, 0
-		b.deliverErr(q, err)
+	r := b.run
+	for _, bt := range r.pending {
+		b.deliverErr(bt.recs, err)
+		recycle(bt)
 	}
-	keep := b.batches[:0]
+	r.pending = nil
+	keep := r.batches[:0]
 	spent := false
-	for _, bt := range b.batches {
-		if bt.inFlight && !inFlightToo {
-			keep = append(keep, bt)
-			continue
-		}
+	for _, bt := range r.batches {
 		if bt.inFlight {
+			if !inFlightToo || !bt.owner.CompareAndSwap(bt.reqID, 0) {
+				keep = append(keep, bt)
+				continue
+			}
 			b.finishRequest(bt, err)
 		}
-		spent = spent || (b.cfg.Idempotent && bt.pid == b.pid)
+		spent = spent || (b.cfg.Idempotent && bt.pid == r.pid)
 		endSendSpan(bt, err)
 		b.deliverErr(bt.recs, err)
+		recycle(bt)
 	}
-	clear(b.batches[len(keep):])
-	b.batches = keep
+	clear(r.batches[len(keep):])
+	r.batches = keep
 	// A failed batch leaves a hole in its producer id's sequence (the
 	// broker may never have seen it) that no later batch can fill: later
 	// batches start over under a fresh producer id. Batches still in flight
@@ -247,14 +239,14 @@ func (b *batcher) failAll(err error, inFlightToo bool) {
 	if spent && !inFlightToo {
 		b.rotate("batches failed before they were acknowledged")
 	}
-	if b.stalled && !b.needsStall() && !b.anyInFlight() {
-		b.stalled = false
+	if r.stalled && !b.anyInFlight() && len(r.batches) == 0 {
+		r.stalled = false
 	}
 }
 
 // anyInFlight reports whether a request of the batcher awaits its outcome.
 func (b *batcher) anyInFlight() bool {
-	for _, bt := range b.batches {
+	for _, bt := range b.run.batches {
 		if bt.inFlight {
 			return true
 		}
@@ -263,18 +255,10 @@ func (b *batcher) anyInFlight() bool {
 }
 
 func (b *batcher) deliverErr(recs []*Record, err error) {
-	for _, r := range recs {
-		r.Err = err
+	if len(recs) == 0 {
+		return
 	}
-	b.deliver(recs)
-}
-
-func (b *batcher) deliver(recs []*Record) {
-	for _, r := range recs {
-		r.Partition = b.cfg.Partition
-		r.Offset = -1
-	}
-	b.cfg.Sink.Deliver(recs)
+	b.cfg.Source.Deliver(recs, Outcome{Partition: b.cfg.Partition, Base: -1, Err: err})
 }
 
 func isLeaderError(err error) bool {

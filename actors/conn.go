@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -45,6 +46,10 @@ type ConnConfig struct {
 	MaxQueued int
 	// Health receives the actor's state.
 	Health *HealthRegistry
+	// Link is the shared handle through which the actor publishes its
+	// connection while it is connected; the connections supervisor sets it
+	// (one per address, kept across restarts). nil: a private one.
+	Link *ConnLink
 	// Logger receives connects and losses; nil discards.
 	Logger *slog.Logger
 }
@@ -85,9 +90,10 @@ type (
 		err error
 	}
 	probeDone struct {
-		gen uint64
-		rtt time.Duration
-		err error
+		gen  uint64
+		rtt  time.Duration
+		caps transport.Capabilities
+		err  error
 	}
 )
 
@@ -95,8 +101,9 @@ type (
 // restart: all it keeps across a restart is its PID (named by address).
 //
 // A new connection is not "connected" until a first request on it has
-// succeeded: right after the dial the actor runs a health check (a
-// Metadata request) and holds queued requests back until it answers. With
+// succeeded: right after the dial the actor runs the capabilities probe
+// (and, when the broker does not know it, a Metadata request) and holds
+// queued requests back until it answers. With
 // TLS 1.3 the client's handshake completes before the broker has checked
 // the client certificate, so a broker that refuses the client (no or an
 // untrusted certificate under mTLS) is only found out by using the
@@ -109,6 +116,7 @@ type connActor struct {
 	gen     uint64             // identifies this incarnation's goroutines and timers
 	conn    Conn               // the dialled connection, probed or not
 	ready   bool               // conn answered its first request
+	live    *LiveConn          // what this incarnation published on its link
 	cancel  context.CancelFunc // cancels the dial
 	queue   []*Request
 	timer   *time.Timer
@@ -119,17 +127,57 @@ type connActor struct {
 var genCounter = newAtomicCounter()
 
 // NewConnProps returns the props of a connection actor.
-func NewConnProps(cfg ConnConfig) *actor.Props {
+// opts are added to the props (the runtime's test hooks use it).
+func NewConnProps(cfg ConnConfig, opts ...actor.PropsOption) *actor.Props {
 	if cfg.MaxQueued <= 0 {
 		cfg.MaxQueued = 4096
 	}
 	if cfg.Health == nil {
 		cfg.Health = NewHealthRegistry()
 	}
+	if cfg.Link == nil {
+		cfg.Link = &ConnLink{Addr: cfg.Addr}
+	}
 	cfg.Logger = orDiscard(cfg.Logger)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &connActor{cfg: cfg}
-	})
+	}, opts...)
+}
+
+// ConnLink is the shared handle of one broker address's connection actor.
+// While the actor's connection is up, [ConnLink.Live] returns it, and a
+// requester may run a request on it from its own goroutine instead of
+// sending the connection actor a [Request]: the outcome is the same (the
+// transport fails requests on a lost connection with a retriable error) and
+// the request saves a mailbox hop each way. While the actor is dialling,
+// Live returns nil and requests go to the actor, which queues them. A
+// ConnLink is safe for concurrent use.
+type ConnLink struct {
+	// Addr is the broker's host:port.
+	Addr string
+	live atomic.Pointer[LiveConn]
+}
+
+// LiveConn is a connection that has answered its first request.
+type LiveConn struct {
+	Conn Conn
+	// Principal is the identity the connection authenticated as.
+	Principal string
+	// Capabilities is the broker's answer to the capabilities probe run
+	// right after the dial: which of this project's extensions it serves
+	// (none, Supported false, for an upstream broker).
+	Capabilities transport.Capabilities
+}
+
+// Has reports whether the broker listed feature (a wire.Feature* name).
+func (l *LiveConn) Has(feature string) bool { return l != nil && l.Capabilities.Has(feature) }
+
+// Live returns the connection while it is up, nil otherwise.
+func (l *ConnLink) Live() *LiveConn {
+	if l == nil {
+		return nil
+	}
+	return l.live.Load()
 }
 
 func (a *connActor) Receive(c actor.Context) {
@@ -149,6 +197,10 @@ func (a *connActor) Receive(c actor.Context) {
 	case *connLost:
 		if m.gen != a.gen || !a.ready {
 			return
+		}
+		if a.live != nil {
+			a.cfg.Link.live.CompareAndSwap(a.live, nil)
+			a.live = nil
 		}
 		a.cfg.Health.setState(a.cfg.Addr, StateFailed, m.cause)
 		a.cfg.Logger.Warn("rustmq: connection lost", slog.String("broker", a.cfg.Addr), slog.Any("error", m.cause))
@@ -223,8 +275,8 @@ func (a *connActor) onDialDone(m *dialDone) {
 	// probe runs fails the probe, so the loss watcher starts only after.
 	conn, tell, gen, timeout := a.conn, a.tell(), a.gen, a.cfg.ConnectTimeout
 	go func() {
-		rtt, err := healthCheck(conn, timeout)
-		tell(&probeDone{gen: gen, rtt: rtt, err: err})
+		caps, rtt, err := probe(conn, timeout)
+		tell(&probeDone{gen: gen, rtt: rtt, caps: caps, err: err})
 	}()
 }
 
@@ -252,11 +304,15 @@ func (a *connActor) onProbeDone(m *probeDone) {
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: err})
 	}
 	a.ready = true
+	a.live = &LiveConn{Conn: a.conn, Principal: a.conn.Principal(), Capabilities: m.caps}
+	a.cfg.Link.live.Store(a.live)
 	a.cfg.Health.setState(a.cfg.Addr, StateConnected, nil)
 	a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) {
 		b.Principal = a.conn.Principal()
 		b.ALPN = a.conn.ALPN()
 		b.RTT = m.rtt
+		b.Features = m.caps.Features
+		b.Upstream = !m.caps.Supported
 	})
 	if n := a.cfg.Health.restarts(a.cfg.Addr); n > 0 {
 		a.cfg.Logger.Info("rustmq: reconnected", slog.String("broker", a.cfg.Addr), slog.Int("restarts", n))
@@ -364,6 +420,38 @@ func (a *connActor) onHealthTick(m *healthTick) {
 	}()
 }
 
+// capabilitiesProber is implemented by connections that can ask the broker
+// which extensions it serves (*transport.Conn does).
+type capabilitiesProber interface {
+	Capabilities(ctx context.Context) (transport.Capabilities, error)
+}
+
+// probe runs the first request on a new connection: the capabilities probe
+// (request type 33), whose answer proves the broker accepted the
+// connection and says which extensions it serves. A broker that does not
+// know the request (upstream RustMQ drops the stream unanswered) serves
+// none; for it, and for a connection that cannot probe, a Metadata
+// request proves the connection instead. It runs in its own goroutine.
+func probe(conn Conn, timeout time.Duration) (transport.Capabilities, time.Duration, error) {
+	if p, ok := conn.(capabilitiesProber); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		start := time.Now()
+		caps, err := p.Capabilities(ctx)
+		rtt := time.Since(start)
+		cancel()
+		if err != nil {
+			return caps, rtt, err
+		}
+		if caps.Supported {
+			return caps, rtt, nil
+		}
+		rtt, err = healthCheck(conn, timeout)
+		return caps, rtt, err
+	}
+	rtt, err := healthCheck(conn, timeout)
+	return transport.Capabilities{}, rtt, err
+}
+
 // healthCheck runs one Metadata request for no topic on conn and returns
 // its duration. It runs in its own goroutine, never in Receive.
 func healthCheck(conn Conn, timeout time.Duration) (time.Duration, error) {
@@ -398,6 +486,10 @@ func (a *connActor) shutdown(state ConnState) {
 		a.cancel()
 	}
 	a.failQueue(errRestarting)
+	if a.live != nil {
+		a.cfg.Link.live.CompareAndSwap(a.live, nil)
+		a.live = nil
+	}
 	if a.conn != nil {
 		_ = a.conn.Close()
 		a.conn = nil

@@ -1,8 +1,8 @@
 // Package actors holds the behaviours of the producer runtime's actor tree:
-// the connection actor (one per broker), the connections supervisor, the
-// metadata actor, the per-producer router and the per-partition batcher,
-// together with the messages they exchange and the record envelope that
-// carries one message from the caller to its result. It may import
+// the connection actor (one per broker) and its supervisor, the metadata
+// actor, and per producer a producer actor with a router and one batcher
+// per partition, together with the messages they exchange and the [Source]
+// seam through which the runtime hands them its messages. It may import
 // transport, transport/wire, transport/compress, supervision, protoactor-go
 // and OpenTelemetry, never runtime or broker.
 //
@@ -14,46 +14,64 @@
 // sleeping. Replies travel with explicit reply-to PIDs (never
 // RequestFuture, which is heavy and racy in the pinned protoactor version).
 //
-// State that must survive a crash lives with the batchers: a connection
-// actor may panic on connection loss (its supervisor restarts it with
-// backoff) and loses nothing but its queue of waiting requests, which it
-// fails with a retriable error before it goes.
+// # What survives a panic
+//
+// protoactor does not redeliver the message an actor panicked on, and a
+// restart rebuilds the actor from its props. So what an actor owes others
+// lives outside the actor instance, in state its props share across
+// incarnations, and a restart re-derives only the transient part (timers,
+// the fetch or dial in progress):
+//
+//   - the router's state (topics, partitions, the records waiting for
+//     metadata, the records of the drain it was routing) lives with its
+//     producer actor; a restarted router fails only the one record it was
+//     routing when it panicked (it may be the cause) and routes the rest;
+//   - a batcher's batches, stamps and sequence numbers live in its
+//     partition; a restarted batcher resends the attempts whose outcome it
+//     did not see, with the same stamp, which an idempotent broker
+//     recognises;
+//   - the metadata actor keeps its subscribers and waiting leader requests;
+//   - requests whose receiver panicked on them are answered by the
+//     supervisor with a retriable failure (supervision.Replier), so no
+//     requester waits for an answer that will never come.
+//
+// The batchers are the router's siblings under the producer actor, not its
+// children: restarting an actor stops its children first, and a router
+// restart must not stop the partitions' pipelines. The supervisors
+// themselves hold nothing a message could leave half changed and are
+// resumed rather than restarted (restarting one would stop its children).
+//
+// # The path of a record
+//
+// The runtime accepts a message into its Source and wakes the router only
+// when the router is idle; the router drains every accepted record at once
+// ([Wake] is one message per wake-up, not per record), picks each one's
+// partition and encodes it straight into the open batch of that
+// partition's buffer, which it shares with the partition's batcher under a
+// mutex. It wakes the batcher once per new or filled batch. The batcher
+// takes batches when a request slot is free (the open one once it has
+// lingered), seals them, stamps the idempotence headers in place, and runs
+// the request on the leader's live connection from a goroutine of its own
+// ([ConnLink]), or through the connection actor's mailbox while that is
+// still dialling. The request's goroutine delivers a success itself; the
+// batcher learns of every outcome and retries failures in order.
 //
 // # Trace context
 //
-// Every [Record] carries the span context of the message's "create" span
-// (Record.Span) and every produce [Request] the recording "send" span of
-// its attempt (Request.Span, nil when not sampled). Trace context travels in these fields, not
-// in protoactor envelope headers (actor.WithSenderMiddleware and
-// actor.WithReceiverMiddleware with actor.MessageEnvelope). Middleware
-// would wrap every message in an envelope and allocate a header map per
-// message on every hop, traced or not; and an envelope has one set of
-// headers while a [Records] message or a batch holds many messages, each
-// with its own trace context, that outlive the hop that brought them
-// (queued, retried). A field costs nothing when tracing is off (an invalid
-// span context) and stays with the record wherever it goes.
-//
-// The stages show up as span events, not child spans. A message passes the
-// router and the batcher in microseconds; a child span per stage and
-// message would triple the spans of a trace, each with its own export cost,
-// while what a reader wants to know is when the message was routed (and to
-// which partition), queued, put into a closed batch (its size and why it
-// closed), and retried (attempt, reason, backoff). Those are events on the
-// message's create span ([EventRouted], [EventQueued], [EventBatchClosed],
-// [EventRetry], [EventWaitMetadata]), added through the record owner's
-// [SpanHolder] and only when the record is sampled. The batcher starts one
-// "send <topic>" span (kind CLIENT) per attempt of a batch, linked to the
-// create span of each record; each sampled create span gets a link back to
-// every send span that carried it, with the attempt number. The
-// connection actor adds [EventConnQueued], [EventConnWritten] and
-// [EventConnResponse] to the send span it finds in Request.Span; a send
-// span is one per request, so those events cost nothing per message.
-//
-// Sampling: the create span follows the provider's sampler under the
-// caller's span, and an unsampled create span gets no events. A send span
-// is not started at all when its records carry span contexts and none is
-// sampled; otherwise the sampler decides with the links in its parameters
-// (a parent-based sampler sees a root span). With no tracer provider the
-// tracer is nil, records carry invalid span contexts, and each stage pays a
-// flag test.
+// A record carries flags saying whether it has a create span
+// ([FlagTraced]) and whether that span records ([FlagSampled]); the stages
+// ask the Source for the span only then. The stages show up as span
+// events, not child spans: a message passes the router and the batcher in
+// microseconds, and a child span per stage and message would triple the
+// spans of a trace. The router adds [EventRouted] (and
+// [EventWaitMetadata]) and the batcher [EventBatchClosed] and [EventRetry]
+// to each sampled message's create span. The batcher starts one "send
+// <topic>" span (kind CLIENT) per attempt of a batch, linked to the create
+// span of each traced record; each sampled create span gets a link back to
+// every send span that carried it, with the attempt number. The connection
+// side adds [EventConnQueued], [EventConnWritten] and [EventConnResponse]
+// to the send span; a send span is one per request, so those events cost
+// nothing per message. A send span is not started at all when its records
+// are traced and none is sampled. With no tracer provider each stage pays
+// a flag test.
 package actors

@@ -57,6 +57,12 @@ type BrokerHealth struct {
 	Principal string
 	// ALPN is the application protocol negotiated ("" without ALPN).
 	ALPN string
+	// Features are the extensions the broker listed in its answer to the
+	// capabilities probe (wire.Feature* names).
+	Features []string
+	// Upstream says the broker did not answer the probe, as upstream
+	// RustMQ does not: it serves none of this project's extensions.
+	Upstream bool
 }
 
 // HealthRegistry collects the health of every connection actor of one

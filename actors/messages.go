@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -9,7 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/rustmq/rustmq-go/transport/wire"
+	"github.com/rustmq/rustmq-go/supervision"
 )
 
 // Sentinel errors the actors put into [Record.Err]. The runtime package
@@ -35,84 +34,13 @@ var (
 	// the request timeout. Whether the broker applied it is unknown; it is
 	// retriable.
 	ErrRequestTimeout = errors.New("rustmq: request timed out")
+	// ErrActorFailed fails what an actor of the producer tree held when it
+	// panicked and could not hand it on: the message being routed when the
+	// router panicked, the records of a batcher its supervisor gave up on.
+	// Answers to requests an actor panicked on carry it too; there it is
+	// retriable.
+	ErrActorFailed = errors.New("rustmq: producer actor failed")
 )
-
-// Record is the envelope of one message on its way from the caller to its
-// result. The runtime fills the input fields and hands it to a router; the
-// batcher fills Partition, Offset and Err and passes it to the producer's
-// [Sink]. The actors never retain a Record after delivering it.
-type Record struct {
-	// Topic the record goes to.
-	Topic string
-	// Partition requested when Explicit is true; on delivery, the partition
-	// the record was routed to (-1 when it never reached a partition).
-	Partition int32
-	// Explicit says the caller chose Partition.
-	Explicit bool
-	// Wire is the record as it goes on the wire. The batcher may replace
-	// Value (compression) and append headers (idempotence, codec), always in
-	// fresh slices, never writing into the caller's.
-	Wire wire.Record
-	// Size is the number of bytes counted against the producer's buffer.
-	Size int
-	// Deadline is the delivery deadline (acceptance + delivery timeout);
-	// zero means none.
-	Deadline time.Time
-	// Ctx is the caller's context. A record whose Ctx ends before the record
-	// is put into a request is failed with the context's cause and never
-	// written; once written, Ctx no longer matters. nil means never. The
-	// batcher looks at Ctx when it forms the batch the record would join,
-	// so the failure comes when that batch closes (Linger bounds it while
-	// the partition can send), or within two sweep periods (about 400ms)
-	// while the partition forms no batch at all.
-	Ctx context.Context
-	// Span is the span context of the message's "create" span (invalid when
-	// tracing is off); the send span of the batch links to it.
-	Span trace.SpanContext
-	// Owner is opaque to the actors: the runtime's per-message state.
-	Owner any
-
-	// Offset is the record's offset on success (base offset + index), -1
-	// when the producer does not wait for acknowledgements.
-	Offset int64
-	// Err is the failure, nil on success.
-	Err error
-
-	// wireSize is Wire.Size() once the batcher has queued the record (its
-	// value compressed and its codec header added); the batcher's byte
-	// accounting uses it.
-	wireSize int
-}
-
-// cancelled returns the cause of the record's context when it has ended.
-func (r *Record) cancelled() error {
-	if r.Ctx == nil {
-		return nil
-	}
-	done := r.Ctx.Done()
-	if done == nil {
-		return nil
-	}
-	select {
-	case <-done:
-		return context.Cause(r.Ctx)
-	default:
-		return nil
-	}
-}
-
-// Sink receives completed records. Deliver is called from actor goroutines
-// with records whose Partition, Offset and Err are final; it must not block
-// and must not call back into the actors synchronously.
-type Sink interface {
-	Deliver(recs []*Record)
-}
-
-// Records is a slice of records sent to a router in one message, as
-// SendBatch and the stream intake do.
-type Records struct {
-	Recs []*Record
-}
 
 // Request asks a connection actor to run one request on its connection. The
 // outcome is sent to ReplyTo as a *[Response] carrying ID.
@@ -167,10 +95,14 @@ type EnsureConn struct {
 	ReplyTo *actor.PID
 }
 
-// ConnReady answers [EnsureConn].
+// ConnReady answers [EnsureConn]. Link is the connection's shared handle
+// (requests may run on it directly while it is connected); Err is set, and
+// PID nil, when the connections supervisor failed on the request.
 type ConnReady struct {
 	Addr string
 	PID  *actor.PID
+	Link *ConnLink
+	Err  error
 }
 
 // ConnGone tells the metadata actor that the connection actor of Addr was
@@ -205,12 +137,14 @@ type LeaderRequest struct {
 
 // LeaderInfo answers [LeaderRequest]. When the metadata names no leader
 // (static partition counts), Conn is a connected broker chosen round robin.
+// Link is Conn's shared handle.
 type LeaderInfo struct {
 	Topic     string
 	Partition int32
 	Conn      *actor.PID
 	Addr      string
 	Err       error
+	Link      *ConnLink
 }
 
 // FlushNow asks a router (and through it every batcher) to send what it
@@ -225,8 +159,8 @@ type Abort struct {
 	Done chan struct{}
 }
 
-// SpawnChild asks a [Parent] actor to spawn a child; the PID (or error)
-// comes back on Reply, which must be buffered.
+// SpawnChild asks a parent actor (see [NewParentProps]) to spawn a child;
+// the PID (or error) comes back on Reply, which must be buffered.
 type SpawnChild struct {
 	Props *actor.Props
 	Name  string
@@ -247,3 +181,76 @@ type SpawnResult struct {
 	PID *actor.PID
 	Err error
 }
+
+// The answers the supervisors give for a request whose receiver panicked on
+// it (see supervision.Replier): each sender gets a retriable failure
+// instead of waiting for an answer that will never come.
+
+func actorFailed(reason any) error { return fmt.Errorf("%w: %v", ErrActorFailed, reason) }
+
+// FailedInActor answers the request with a retriable failure.
+func (m *Request) FailedInActor(sys *actor.ActorSystem, reason any) {
+	if m.ReplyTo != nil {
+		sys.Root.Send(m.ReplyTo, &Response{ID: m.ID, Err: actorFailed(reason)})
+	}
+}
+
+// FailedInActor answers the request with a retriable failure.
+func (m *LeaderRequest) FailedInActor(sys *actor.ActorSystem, reason any) {
+	if m.ReplyTo != nil {
+		sys.Root.Send(m.ReplyTo, &LeaderInfo{Topic: m.Topic, Partition: m.Partition, Err: actorFailed(reason)})
+	}
+}
+
+// FailedInActor answers the request with a retriable failure.
+func (m *TopicRequest) FailedInActor(sys *actor.ActorSystem, reason any) {
+	if m.ReplyTo != nil {
+		sys.Root.Send(m.ReplyTo, &TopicInfo{Topic: m.Topic, Err: actorFailed(reason)})
+	}
+}
+
+// FailedInActor answers the request with a retriable failure.
+func (m *EnsureConn) FailedInActor(sys *actor.ActorSystem, reason any) {
+	if m.ReplyTo != nil {
+		sys.Root.Send(m.ReplyTo, &ConnReady{Addr: m.Addr, Err: actorFailed(reason)})
+	}
+}
+
+// FailedInActor answers the request with the failure.
+func (m *SpawnChild) FailedInActor(_ *actor.ActorSystem, reason any) {
+	select {
+	case m.Reply <- SpawnResult{Err: actorFailed(reason)}:
+	default:
+	}
+}
+
+// FailedInActor releases the waiter: the parent will not report the stop.
+func (m *StopChild) FailedInActor(*actor.ActorSystem, any) { closeOnce(m.Done) }
+
+// FailedInActor releases the waiter; the sender must check the outcome
+// itself (the runtime sends Abort again while results are owed).
+func (m *Abort) FailedInActor(*actor.ActorSystem, any) { closeOnce(m.Done) }
+
+// closeOnce closes ch unless it is nil or already closed. Only the
+// receiver of a message closes its channel, and the supervisor does so only
+// after the receiver gave up on it, so the check cannot race a second close.
+func closeOnce(ch chan struct{}) {
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+var (
+	_ supervision.Replier = (*Request)(nil)
+	_ supervision.Replier = (*LeaderRequest)(nil)
+	_ supervision.Replier = (*TopicRequest)(nil)
+	_ supervision.Replier = (*EnsureConn)(nil)
+	_ supervision.Replier = (*SpawnChild)(nil)
+	_ supervision.Replier = (*StopChild)(nil)
+	_ supervision.Replier = (*Abort)(nil)
+)

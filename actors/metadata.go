@@ -58,11 +58,23 @@ type (
 	metaFetchExpire struct{ id uint64 }
 )
 
+// metadataActor answers topic and leader requests from the brokers'
+// metadata. What it owes others (subscribers, waiting leader requests) and
+// what it knows lives in a metaState that outlives the actor's restarts, so
+// that a restart loses neither; the fetch in progress and the timers belong
+// to the incarnation and are started afresh.
 type metadataActor struct {
-	cfg      MetadataConfig
-	sys      *actor.ActorSystem
-	self     *actor.PID
+	*metaState
+	cfg    MetadataConfig
+	sys    *actor.ActorSystem
+	self   *actor.PID
+	timers []*time.Timer
+}
+
+type metaState struct {
+	started  bool
 	conns    map[string]*actor.PID
+	links    map[string]*ConnLink
 	ensuring map[string]bool
 	brokers  map[string]string // broker id -> address
 	topics   map[string]*topicMeta
@@ -76,44 +88,58 @@ type metadataActor struct {
 	retryPending bool
 	wantFetch    bool // a fetch is needed as soon as a connection is ready
 	rr           int
-	timers       []*time.Timer
 }
 
 // NewMetadataProps returns the props of the metadata actor.
-func NewMetadataProps(cfg MetadataConfig) *actor.Props {
+// opts are added to the props.
+func NewMetadataProps(cfg MetadataConfig, opts ...actor.PropsOption) *actor.Props {
 	cfg.Logger = orDiscard(cfg.Logger)
 	cfg.RetryBackoff = cfg.RetryBackoff.WithDefaults()
 	if cfg.Health == nil {
 		cfg.Health = NewHealthRegistry()
 	}
+	st := &metaState{
+		conns:    make(map[string]*actor.PID),
+		links:    make(map[string]*ConnLink),
+		ensuring: make(map[string]bool),
+		brokers:  make(map[string]string),
+		topics:   make(map[string]*topicMeta),
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &metadataActor{
-			cfg:      cfg,
-			conns:    make(map[string]*actor.PID),
-			ensuring: make(map[string]bool),
-			brokers:  make(map[string]string),
-			topics:   make(map[string]*topicMeta),
-		}
-	})
+		return &metadataActor{cfg: cfg, metaState: st}
+	}, opts...)
 }
 
 func (a *metadataActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.sys, a.self = c.ActorSystem(), c.Self()
+		if a.started {
+			a.recover()
+		}
+		a.started = true
 		for _, addr := range a.cfg.Bootstrap {
 			a.ensure(addr)
 		}
 		a.armRefresh()
+		if a.wantFetch || len(a.waiters) > 0 {
+			a.requestFetch()
+		}
 	case *ConnReady:
 		delete(a.ensuring, m.Addr)
+		if m.Err != nil || m.PID == nil {
+			a.scheduleRetry()
+			return
+		}
 		a.conns[m.Addr] = m.PID
+		a.links[m.Addr] = m.Link
 		if a.wantFetch && !a.fetching {
 			a.fetch()
 		}
 		a.answerLeaders()
 	case *ConnGone:
 		delete(a.conns, m.Addr)
+		delete(a.links, m.Addr)
 	case *TopicRequest:
 		t := a.topic(m.Topic)
 		a.addSubscriber(t, m.ReplyTo)
@@ -151,7 +177,19 @@ func (a *metadataActor) Receive(c actor.Context) {
 		for _, t := range a.timers {
 			t.Stop()
 		}
+		a.timers = nil
 	}
+}
+
+// recover readies the state for a new incarnation: the fetch in progress
+// and the timers died with the old one (an answer to that fetch is ignored,
+// its id being stale), and requests for connections still unanswered may
+// never be answered.
+func (a *metadataActor) recover() {
+	a.fetching, a.fetchAgain, a.retryPending = false, false, false
+	a.fetchID++
+	clear(a.ensuring)
+	a.wantFetch = true
 }
 
 func (a *metadataActor) topic(name string) *topicMeta {
@@ -385,7 +423,7 @@ func (a *metadataActor) answer(w leaderWaiter) bool {
 			a.ensure(addr)
 			return false
 		}
-		a.sys.Root.Send(r.ReplyTo, &LeaderInfo{Topic: r.Topic, Partition: r.Partition, Conn: pid, Addr: addr})
+		a.sys.Root.Send(r.ReplyTo, &LeaderInfo{Topic: r.Topic, Partition: r.Partition, Conn: pid, Addr: addr, Link: a.links[addr]})
 		return true
 	}
 	addrs := a.readyAddrs()
@@ -397,7 +435,7 @@ func (a *metadataActor) answer(w leaderWaiter) bool {
 	}
 	addr := addrs[a.rr%len(addrs)]
 	a.rr++
-	a.sys.Root.Send(r.ReplyTo, &LeaderInfo{Topic: r.Topic, Partition: r.Partition, Conn: a.conns[addr], Addr: addr})
+	a.sys.Root.Send(r.ReplyTo, &LeaderInfo{Topic: r.Topic, Partition: r.Partition, Conn: a.conns[addr], Addr: addr, Link: a.links[addr]})
 	return true
 }
 

@@ -121,40 +121,46 @@ func serverAttrs(addr string) []attribute.KeyValue {
 	return kvs
 }
 
-// sent counts one produce request written with n records of size bytes.
-func (bm *batchMetrics) sent(addr string, n, size int) {
+// sent counts one produce request written with n records of size bytes
+// and returns the attribute set of its outcome's measurements (empty
+// without meters).
+func (bm *batchMetrics) sent(addr string, n, size int) attribute.Set {
 	bm.c.BatchesSent.Add(1)
 	bm.c.RecordsSent.Add(int64(n))
 	bm.c.BytesSent.Add(int64(size))
 	bm.c.InFlight.Add(1)
-	if bm.m != nil {
-		opt := metric.WithAttributeSet(bm.attrs(addr))
-		bm.m.batchRecords.Record(context.Background(), int64(n), opt)
-		bm.m.requestBytes.Record(context.Background(), int64(size), opt)
-	}
-}
-
-// done counts the outcome of a produce request of n records sent at start;
-// err is nil on success.
-func (bm *batchMetrics) done(addr string, n int, start time.Time, err error) {
-	bm.c.InFlight.Add(-1)
-	bm.c.RequestsCompleted.Add(1)
-	bm.c.MessagesCompleted.Add(int64(n))
-	if err != nil {
-		bm.c.RequestsFailed.Add(1)
-		bm.c.MessagesFailed.Add(int64(n))
-	}
 	if bm.m == nil {
-		return
+		return attribute.Set{}
 	}
 	set := bm.attrs(addr)
+	opt := metric.WithAttributeSet(set)
+	bm.m.batchRecords.Record(context.Background(), int64(n), opt)
+	bm.m.requestBytes.Record(context.Background(), int64(size), opt)
+	return set
+}
+
+// recordDone counts the outcome of a produce request of n records sent at
+// start with the attribute set sent returned; err is nil on success. It is
+// safe for concurrent use: a request's goroutine records a success before
+// it delivers it, so that the counters never lag behind the results.
+func recordDone(c *Counters, m *Meters, set attribute.Set, n int, start time.Time, err error) {
+	c.InFlight.Add(-1)
+	c.RequestsCompleted.Add(1)
+	c.MessagesCompleted.Add(int64(n))
+	if err != nil {
+		c.RequestsFailed.Add(1)
+		c.MessagesFailed.Add(int64(n))
+	}
+	if m == nil {
+		return
+	}
 	if err != nil {
 		kvs := append(set.ToSlice(), attribute.String(AttrErrorType, errorType(err)))
 		set = attribute.NewSet(kvs...)
 	}
 	opt := metric.WithAttributeSet(set)
-	bm.m.opDuration.Record(context.Background(), time.Since(start).Seconds(), opt)
-	bm.m.sentMessages.Add(context.Background(), int64(n), opt)
+	m.opDuration.Record(context.Background(), time.Since(start).Seconds(), opt)
+	m.sentMessages.Add(context.Background(), int64(n), opt)
 }
 
 // retry counts a batch scheduled for another attempt because of err.

@@ -55,3 +55,13 @@ func KeyPartition(key []byte, partitions int32) int32 {
 	}
 	return (Murmur2(key) & 0x7fffffff) % partitions
 }
+
+// HashPartition is [KeyPartition] for a key whose [Murmur2] hash (as a
+// uint32) is already known: the runtime hashes keys in the caller's
+// goroutine and the router only takes the modulo.
+func HashPartition(hash uint32, partitions int32) int32 {
+	if partitions <= 0 {
+		return 0
+	}
+	return int32(hash&0x7fffffff) % partitions
+}

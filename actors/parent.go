@@ -14,10 +14,11 @@ type parentActor struct {
 // NewParentProps returns the props of an actor that spawns a child for each
 // *[SpawnChild] it receives, stops one for each *[StopChild], and applies
 // strategy to its children's failures.
-func NewParentProps(strategy actor.SupervisorStrategy) *actor.Props {
+// opts are added to the props.
+func NewParentProps(strategy actor.SupervisorStrategy, opts ...actor.PropsOption) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &parentActor{stopping: make(map[string][]chan struct{})}
-	}, actor.WithSupervisor(strategy))
+	}, append([]actor.PropsOption{actor.WithSupervisor(strategy)}, opts...)...)
 }
 
 func (a *parentActor) Receive(c actor.Context) {
@@ -57,35 +58,48 @@ func (a *parentActor) Receive(c actor.Context) {
 // connSupervisor owns the connection actors, one per broker address, named
 // by the address so that a restart keeps the PID.
 type connSupervisor struct {
-	newProps func(addr string) *actor.Props
-	conns    map[string]*actor.PID
-	byID     map[string]string // PID id -> address
-	watchers map[string][]*actor.PID
-	stopping bool
+	newConfig func(addr string) ConnConfig
+	opts      []actor.PropsOption
+	links     map[string]*ConnLink // kept for the life of the supervisor
+	conns     map[string]*actor.PID
+	byID      map[string]string // PID id -> address
+	watchers  map[string][]*actor.PID
+	stopping  bool
 }
 
 // NewConnSupervisorProps returns the props of the connections supervisor.
-// newProps builds the props of the connection actor of one address; the
-// strategy (built by supervision.NewStrategy) restarts failed connection
-// actors with backoff.
-func NewConnSupervisorProps(strategy actor.SupervisorStrategy, newProps func(addr string) *actor.Props) *actor.Props {
+// newConfig returns the configuration of the connection actor of one
+// address (the supervisor sets its Link); the strategy (built by
+// supervision.NewStrategy) restarts failed connection actors with backoff.
+// opts are added to the props of the supervisor and of every connection
+// actor.
+func NewConnSupervisorProps(strategy actor.SupervisorStrategy, newConfig func(addr string) ConnConfig, opts ...actor.PropsOption) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &connSupervisor{
-			newProps: newProps,
-			conns:    make(map[string]*actor.PID),
-			byID:     make(map[string]string),
-			watchers: make(map[string][]*actor.PID),
+			newConfig: newConfig,
+			opts:      opts,
+			links:     make(map[string]*ConnLink),
+			conns:     make(map[string]*actor.PID),
+			byID:      make(map[string]string),
+			watchers:  make(map[string][]*actor.PID),
 		}
-	}, actor.WithSupervisor(strategy))
+	}, append([]actor.PropsOption{actor.WithSupervisor(strategy)}, opts...)...)
 }
 
 func (a *connSupervisor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *EnsureConn:
+		link := a.links[m.Addr]
+		if link == nil {
+			link = &ConnLink{Addr: m.Addr}
+			a.links[m.Addr] = link
+		}
 		pid := a.conns[m.Addr]
 		if pid == nil {
+			cfg := a.newConfig(m.Addr)
+			cfg.Addr, cfg.Link = m.Addr, link
 			var err error
-			pid, err = c.SpawnNamed(a.newProps(m.Addr), m.Addr)
+			pid, err = c.SpawnNamed(NewConnProps(cfg, a.opts...), m.Addr)
 			if err != nil {
 				// The name is still registered: the previous actor of this
 				// address is finishing its stop. Use its PID; the sender
@@ -98,7 +112,7 @@ func (a *connSupervisor) Receive(c actor.Context) {
 		}
 		if m.ReplyTo != nil {
 			a.addWatcher(m.Addr, m.ReplyTo)
-			c.Send(m.ReplyTo, &ConnReady{Addr: m.Addr, PID: pid})
+			c.Send(m.ReplyTo, &ConnReady{Addr: m.Addr, PID: pid, Link: link})
 		}
 	case *actor.Stopping:
 		// The runtime is shutting down: the watchers are stopping too, and

@@ -1,8 +1,12 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -12,23 +16,29 @@ import (
 type RouterConfig struct {
 	// Metadata is the PID of the metadata actor.
 	Metadata *actor.PID
-	// NewBatcher returns the props of the batcher of one partition.
-	NewBatcher func(topic string, partition int32) *actor.Props
-	// Sink receives records the router fails itself (unknown topic past the
-	// delivery deadline, invalid explicit partition, abort).
-	Sink Sink
-	// BatchSize and BatchBytes tell the sticky partitioner when a batch of
-	// keyless records is full, so it moves on to another partition.
-	BatchSize, BatchBytes int
+	// Source is the producer's record source.
+	Source Source
+	// Batcher is the configuration of the producer's batchers; Topic and
+	// Partition are filled per partition. BatchSize and BatchBytes also
+	// tell the sticky partitioner when a batch of keyless records is full.
+	Batcher BatcherConfig
 	// Seed seeds the sticky partitioner (0: random).
 	Seed int64
+	// Closing, when set and true, says the producer is closing: records the
+	// router still holds when it stops fail with ErrClosed rather than
+	// ErrActorFailed.
+	Closing *atomic.Bool
+	// Logger receives the router's rare complaints; nil discards.
+	Logger *slog.Logger
+	// Options are added to the router's props.
+	Options []actor.PropsOption
 }
 
 type routeTopic struct {
 	name        string
 	partitions  int32
 	err         error
-	batchers    []*actor.PID
+	parts       []*partition
 	waiting     []*Record
 	sticky      *StickyPartitioner
 	stickyPart  int32
@@ -37,144 +47,282 @@ type routeTopic struct {
 	flushAfter  bool
 }
 
-type routerSweep struct{}
-
-// router picks the partition of each record (murmur2 of the key, sticky for
-// keyless records, or the caller's explicit choice) and forwards it to the
-// batcher of that partition, which it spawns on first use as its child.
-type router struct {
-	cfg     RouterConfig
-	sys     *actor.ActorSystem
-	self    *actor.PID
+// routerState is what a router owes and knows, kept across its restarts:
+// the partitions (whose buffers and batchers outlive it), the records
+// waiting for metadata, and the records it was routing.
+type routerState struct {
+	started bool
 	topics  map[string]*routeTopic
+	byPID   map[string]*partition // batcher PID id -> its partition
+	limits  batchLimits
 	rnd     *rand.Rand
-	swept   bool
-	timer   *time.Timer
-	perPart map[*actor.PID][]*Record // scratch for Records messages
 	aborted error
-	// stopping is set once the router is stopping: its batchers are being
-	// stopped, so nothing is forwarded to them any more (it would reach the
-	// dead letters) and records that still arrive fail with ErrClosed.
-	stopping bool
+	// cur holds the records drained and being routed; next is the index of
+	// the next one; handed says whether cur[next-1] was handed on (to a
+	// partition, the waiting list, or a failure) before a panic.
+	cur     []*Record
+	next    int
+	handed  bool
+	routing bool
+	buf     []*Record
+	one     [1]*Record
 }
 
-// NewRouterProps returns the props of a producer's router.
-func NewRouterProps(cfg RouterConfig) *actor.Props {
+// internal messages of the router.
+type (
+	routerSweep struct{}
+	topicRetry  struct{ topic string }
+	// spawnBatcher asks the producer actor to spawn the batcher of part.
+	spawnBatcher struct {
+		part    *partition
+		props   *actor.Props
+		prefix  string
+		replyTo *actor.PID
+	}
+	// batcherSpawned answers spawnBatcher.
+	batcherSpawned struct {
+		part *partition
+		pid  *actor.PID
+		err  error
+	}
+)
+
+// FailedInActor answers the spawn request with the failure.
+func (m *spawnBatcher) FailedInActor(sys *actor.ActorSystem, reason any) {
+	sys.Root.Send(m.replyTo, &batcherSpawned{part: m.part, err: actorFailed(reason)})
+}
+
+// router picks the partition of each record (murmur2 of the key, sticky for
+// keyless records, or the caller's explicit choice) and encodes it into the
+// open batch of that partition's buffer, waking the partition's batcher
+// once per new or filled batch. It drains the producer's Source in bulk:
+// one actor message per wake-up, not per record. Its batchers are its
+// siblings under the producer actor, so that a restart of the router (which
+// stops an actor's children) leaves them and their batches alone.
+type router struct {
+	cfg   RouterConfig
+	st    *routerState
+	sys   *actor.ActorSystem
+	self  *actor.PID
+	swept bool
+	quit  chan struct{}
+
+	lastName  string
+	lastTopic *routeTopic
+}
+
+func newRouterState(cfg RouterConfig) *routerState {
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	bb := cfg.Batcher.BatchBytes
+	if bb <= 0 {
+		bb = 1 << 62
+	}
+	bs := max(cfg.Batcher.BatchSize, 1)
+	return &routerState{
+		topics: make(map[string]*routeTopic),
+		byPID:  make(map[string]*partition),
+		limits: batchLimits{size: bs, bytes: bb, idem: cfg.Batcher.Idempotent},
+		rnd:    rand.New(rand.NewSource(seed)),
+	}
+}
+
+func newRouterProps(cfg RouterConfig, st *routerState) *actor.Props {
+	cfg.Logger = orDiscard(cfg.Logger)
 	return actor.PropsFromProducer(func() actor.Actor {
-		seed := cfg.Seed
-		if seed == 0 {
-			seed = time.Now().UnixNano()
-		}
-		return &router{cfg: cfg, topics: make(map[string]*routeTopic), rnd: rand.New(rand.NewSource(seed)), perPart: make(map[*actor.PID][]*Record)}
-	})
+		return &router{cfg: cfg, st: st}
+	}, cfg.Options...)
 }
 
 func (a *router) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
-	case *actor.Started:
-		a.sys, a.self = c.ActorSystem(), c.Self()
-	case *Record:
-		if pid := a.route(c, m); pid != nil {
-			c.Send(pid, m)
-		}
-	case *Records:
-		for _, r := range m.Recs {
-			if pid := a.route(c, r); pid != nil {
-				a.perPart[pid] = append(a.perPart[pid], r)
-			}
-		}
-		for pid, recs := range a.perPart {
-			if len(recs) == 1 {
-				c.Send(pid, recs[0])
-			} else {
-				c.Send(pid, &Records{Recs: recs})
-			}
-			delete(a.perPart, pid)
-		}
+	case *Wake:
+		a.drain(c)
 	case *TopicInfo:
 		a.onTopicInfo(c, m)
+	case *batcherSpawned:
+		a.onSpawned(c, m)
 	case *FlushNow:
-		if a.stopping {
-			return
-		}
-		for _, t := range a.topics {
+		a.drain(c)
+		for _, t := range a.st.topics {
 			if len(t.waiting) > 0 {
 				t.flushAfter = true // flush them too once metadata routes them
 			}
-			for _, pid := range t.batchers {
-				if pid != nil {
-					c.Send(pid, m)
+			for _, p := range t.parts {
+				if p != nil && p.markFlush() && p.batcher != nil {
+					c.Send(p.batcher, wakeBatcher)
 				}
 			}
 		}
 	case *Abort:
-		a.aborted = m.Err
-		for _, t := range a.topics {
+		a.st.aborted = m.Err
+		a.drain(c)
+		for _, t := range a.st.topics {
 			a.failWaiting(t, func(*Record) error { return m.Err })
-			if a.stopping {
-				continue
-			}
-			for _, pid := range t.batchers {
-				if pid != nil {
-					c.Send(pid, &Abort{Err: m.Err})
+			for _, p := range t.parts {
+				if p != nil && p.batcher != nil {
+					c.Send(p.batcher, &Abort{Err: m.Err})
 				}
 			}
 		}
-		if m.Done != nil {
-			close(m.Done)
-		}
+		closeOnce(m.Done)
 	case *routerSweep:
 		a.swept = false
 		a.sweep()
+	case *topicRetry:
+		if t := a.st.topics[m.topic]; t != nil && t.partitions == 0 {
+			c.Send(a.cfg.Metadata, &TopicRequest{Topic: m.topic, ReplyTo: a.self})
+		}
+	case *actor.Terminated:
+		a.onTerminated(m)
+	case *actor.Started:
+		a.start(c)
+	case *actor.Restarting:
+		a.stopTimers()
 	case *actor.Stopping:
-		a.stopping = true
-		if a.aborted == nil {
-			a.aborted = ErrClosed
+		a.stopTimers()
+		err := error(ErrClosed)
+		if a.cfg.Closing == nil || !a.cfg.Closing.Load() {
+			err = fmt.Errorf("%w: the router was stopped by its supervisor", ErrActorFailed)
 		}
-		if a.timer != nil {
-			a.timer.Stop()
-		}
-		for _, t := range a.topics {
-			a.failWaiting(t, func(*Record) error { return ErrClosed })
+		a.st.aborted = err
+		a.drain(c)
+		for _, t := range a.st.topics {
+			a.failWaiting(t, func(*Record) error { return err })
 		}
 	}
 }
 
-// route returns the batcher of r's partition, or nil when r waits for
-// metadata or was failed.
-func (a *router) route(c actor.Context, r *Record) *actor.PID {
-	if a.aborted != nil {
-		a.fail(r, a.aborted)
-		return nil
-	}
-	t := a.topics[r.Topic]
-	if t == nil {
-		t = &routeTopic{name: r.Topic, stickyPart: -1, sticky: NewStickyPartitioner(a.rnd)}
-		a.topics[r.Topic] = t
-		c.Send(a.cfg.Metadata, &TopicRequest{Topic: r.Topic, ReplyTo: c.Self()})
-	}
-	if t.partitions == 0 {
-		if r.Span.IsSampled() {
-			eventWaitMetadata(r)
+// start begins an incarnation. After a restart it settles the record the
+// old one was routing when it failed (failed with ErrActorFailed unless it
+// had been handed on: it may be what made the router panic), routes the
+// rest of that drain, and asks again for the topics still unknown.
+func (a *router) start(c actor.Context) {
+	a.sys, a.self = c.ActorSystem(), c.Self()
+	a.quit = make(chan struct{})
+	st := a.st
+	if st.started {
+		if st.routing {
+			if i := st.next - 1; i >= 0 && !st.handed {
+				a.fail(st.cur[i], fmt.Errorf("%w: the router panicked while routing the message", ErrActorFailed))
+			}
+			a.routeRest(c)
 		}
+		for name, t := range st.topics {
+			if t.partitions == 0 {
+				c.Send(a.cfg.Metadata, &TopicRequest{Topic: name, ReplyTo: a.self})
+			}
+			if len(t.waiting) > 0 {
+				a.armSweep()
+			}
+		}
+	}
+	st.started = true
+	a.drain(c)
+}
+
+func (a *router) stopTimers() {
+	if a.quit != nil {
+		select {
+		case <-a.quit:
+		default:
+			close(a.quit)
+		}
+	}
+	a.swept = false
+}
+
+// after sends msg to the router after d, unless this incarnation stopped.
+func (a *router) after(d time.Duration, msg any) {
+	sys, self, quit := a.sys, a.self, a.quit
+	time.AfterFunc(d, func() {
+		select {
+		case <-quit:
+		default:
+			sys.Root.Send(self, msg)
+		}
+	})
+}
+
+// drain routes every record the Source holds.
+func (a *router) drain(c actor.Context) {
+	st := a.st
+	for {
+		recs := a.cfg.Source.Drain(st.buf[:0])
+		if len(recs) == 0 {
+			st.buf = recs
+			return
+		}
+		st.cur, st.next, st.routing = recs, 0, true
+		a.routeRest(c)
+		clear(recs)
+		st.buf = recs[:0]
+	}
+}
+
+// routeRest routes cur from next on.
+func (a *router) routeRest(c actor.Context) {
+	st := a.st
+	for st.next < len(st.cur) {
+		r := st.cur[st.next]
+		st.next++
+		st.handed = false
+		a.route(c, r)
+	}
+	st.cur, st.next, st.routing = nil, 0, false
+}
+
+// topicOf returns the routing state of r's topic, creating it (and asking
+// the metadata actor about it) on first use.
+func (a *router) topicOf(c actor.Context, r *Record) *routeTopic {
+	name := a.cfg.Source.Topic(r)
+	if a.lastTopic != nil && name == a.lastName {
+		return a.lastTopic
+	}
+	t := a.st.topics[name]
+	if t == nil {
+		t = &routeTopic{name: name, stickyPart: -1, sticky: NewStickyPartitioner(a.st.rnd)}
+		a.st.topics[name] = t
+		c.Send(a.cfg.Metadata, &TopicRequest{Topic: name, ReplyTo: a.self})
+	}
+	a.lastName, a.lastTopic = name, t
+	return t
+}
+
+// route hands r on: to its partition's buffer, to the topic's waiting list
+// while the partition count is unknown, or to its failure.
+func (a *router) route(c actor.Context, r *Record) {
+	st := a.st
+	if st.aborted != nil {
+		a.fail(r, st.aborted)
+		return
+	}
+	t := a.topicOf(c, r)
+	if t.partitions == 0 {
 		t.waiting = append(t.waiting, r)
+		st.handed = true
+		if r.Flags&FlagSampled != 0 {
+			eventWaitMetadata(a.cfg.Source, r)
+		}
 		a.armSweep()
-		return nil
+		return
 	}
 	var p int32
 	rule := "explicit"
 	switch {
-	case r.Explicit:
+	case r.Flags&FlagExplicit != 0:
 		if r.Partition < 0 || r.Partition >= t.partitions {
-			a.fail(r, fmt.Errorf("%w: %s/%d (topic has %d partitions)", ErrInvalidPartition, r.Topic, r.Partition, t.partitions))
-			return nil
+			a.fail(r, fmt.Errorf("%w: %s/%d (topic has %d partitions)", ErrInvalidPartition, t.name, r.Partition, t.partitions))
+			return
 		}
 		p = r.Partition
-	case r.Wire.Key != nil:
-		p, rule = KeyPartition(r.Wire.Key, t.partitions), "key"
+	case r.Flags&FlagKeyed != 0:
+		p, rule = HashPartition(r.Hash, t.partitions), "key"
 	default:
 		rule = "sticky"
-		if t.stickyPart < 0 || t.stickyPart >= t.partitions || t.stickyCount >= a.cfg.BatchSize || t.stickyBytes >= a.cfg.BatchBytes {
+		if t.stickyPart < 0 || t.stickyPart >= t.partitions || t.stickyCount >= st.limits.size || t.stickyBytes >= st.limits.bytes {
 			if t.stickyPart >= 0 {
 				t.sticky.OnNewBatch(t.partitions, t.stickyPart)
 			}
@@ -182,87 +330,156 @@ func (a *router) route(c actor.Context, r *Record) *actor.PID {
 			t.stickyCount, t.stickyBytes = 0, 0
 		}
 		p = t.stickyPart
+	}
+	part := a.partitionOf(c, t, p)
+	parts := a.cfg.Source.Parts(r)
+	// Once in its partition the record is the batcher's, which may complete
+	// it (and the runtime reuse its envelope) at any moment: what follows
+	// must not read it.
+	if r.Flags&FlagSampled != 0 {
+		eventRouted(a.cfg.Source, r, p, rule)
+	}
+	wake, ok := part.appendRec(r, &parts)
+	if !ok {
+		// Its batcher stopped for good: start the partition afresh.
+		t.parts[p] = nil
+		part = a.partitionOf(c, t, p)
+		wake, _ = part.appendRec(r, &parts)
+	}
+	st.handed = true
+	if rule == "sticky" {
 		t.stickyCount++
-		t.stickyBytes += r.Size
+		t.stickyBytes += PartsSize(&parts, false)
 	}
-	r.Partition = p
-	if r.Span.IsSampled() {
-		eventRouted(r, rule)
+	if wake && part.batcher != nil {
+		c.Send(part.batcher, wakeBatcher)
 	}
-	return a.batcher(c, t, p)
 }
 
-func (a *router) batcher(c actor.Context, t *routeTopic, p int32) *actor.PID {
-	if int(p) >= len(t.batchers) {
-		t.batchers = append(t.batchers, make([]*actor.PID, int(p)+1-len(t.batchers))...)
+// partitionOf returns partition p of t, creating it and asking the
+// producer actor for its batcher on first use.
+func (a *router) partitionOf(c actor.Context, t *routeTopic, p int32) *partition {
+	if int(p) >= len(t.parts) {
+		t.parts = append(t.parts, make([]*partition, int(p)+1-len(t.parts))...)
 	}
-	pid := t.batchers[p]
-	if pid == nil {
-		pid = c.Spawn(a.cfg.NewBatcher(t.name, p))
-		t.batchers[p] = pid
+	part := t.parts[p]
+	if part == nil {
+		part = newPartition(t.name, p, &a.st.limits)
+		t.parts[p] = part
+		a.spawnBatcher(c, part)
 	}
-	return pid
+	return part
+}
+
+func (a *router) spawnBatcher(c actor.Context, part *partition) {
+	cfg := a.cfg.Batcher
+	cfg.Topic, cfg.Partition, cfg.Source, cfg.Closing = part.topic, part.id, a.cfg.Source, a.cfg.Closing
+	if cfg.Metadata == nil {
+		cfg.Metadata = a.cfg.Metadata
+	}
+	part.spawning = true
+	c.Send(c.Parent(), &spawnBatcher{
+		part:    part,
+		props:   newBatcherProps(cfg, part),
+		prefix:  "batcher-" + part.topic + "-" + strconv.Itoa(int(part.id)) + "-",
+		replyTo: a.self,
+	})
+}
+
+func (a *router) onSpawned(c actor.Context, m *batcherSpawned) {
+	part := m.part
+	part.spawning = false
+	if m.err != nil {
+		a.cfg.Logger.Warn("rustmq: spawning a batcher failed; retrying", slog.String("topic", part.topic), slog.Int("partition", int(part.id)), slog.Any("error", m.err))
+		a.spawnBatcher(c, part)
+		return
+	}
+	part.batcher = m.pid
+	a.st.byPID[m.pid.Id] = part
+	c.Send(m.pid, wakeBatcher)
+}
+
+// onTerminated handles the end of a batcher, which the producer actor (the
+// parent of both) passes on: its supervisor gave up on it. It failed what
+// it held; the partition starts afresh with the next record.
+func (a *router) onTerminated(m *actor.Terminated) {
+	part := a.st.byPID[m.Who.Id]
+	if part == nil {
+		return
+	}
+	delete(a.st.byPID, m.Who.Id)
+	err := fmt.Errorf("%w: the batcher of %s/%d stopped", ErrActorFailed, part.topic, part.id)
+	if a.cfg.Closing != nil && a.cfg.Closing.Load() {
+		err = ErrClosed
+	}
+	for _, bt := range part.takeAll(true) {
+		a.cfg.Source.Deliver(bt.recs, Outcome{Partition: part.id, Base: -1, Err: err})
+		recycle(bt)
+	}
+	if t := a.st.topics[part.topic]; t != nil && int(part.id) < len(t.parts) && t.parts[part.id] == part {
+		t.parts[part.id] = nil
+	}
 }
 
 func (a *router) onTopicInfo(c actor.Context, m *TopicInfo) {
-	t := a.topics[m.Topic]
+	t := a.st.topics[m.Topic]
 	if t == nil {
 		return
 	}
 	if m.Err != nil || m.Partitions <= 0 {
 		t.err = m.Err
-		if m.Err != nil && !retriable(m.Err) {
+		switch {
+		case m.Err == nil:
+		case !retriable(m.Err):
 			// Waiting cannot help (credentials refused, TLS failure).
 			a.failWaiting(t, func(*Record) error { return m.Err })
+		case t.partitions == 0 && isActorFailure(m.Err):
+			// The metadata actor lost the request: ask again.
+			a.after(sweepInterval, &topicRetry{topic: m.Topic})
 		}
 		return
 	}
 	t.partitions, t.err = m.Partitions, nil
-	waiting := t.waiting
+	// Routed like a drain, so that a panic on the way loses none of them.
+	st := a.st
+	st.cur, st.next, st.routing = t.waiting, 0, true
 	t.waiting = nil
-	for _, r := range waiting {
-		if pid := a.route(c, r); pid != nil {
-			c.Send(pid, r)
-		}
-	}
+	a.routeRest(c)
 	if t.flushAfter {
 		t.flushAfter = false
-		for _, pid := range t.batchers {
-			if pid != nil {
-				c.Send(pid, &FlushNow{})
+		for _, p := range t.parts {
+			if p != nil && p.markFlush() && p.batcher != nil {
+				c.Send(p.batcher, wakeBatcher)
 			}
 		}
 	}
 }
 
+// fail delivers r's failure at once.
+func isActorFailure(err error) bool { return errors.Is(err, ErrActorFailed) }
+
 func (a *router) fail(r *Record, err error) {
-	if !r.Explicit {
-		r.Partition = -1
+	part := int32(-1)
+	if r.Flags&FlagExplicit != 0 {
+		part = r.Partition
 	}
-	r.Err = err
-	r.Offset = -1
-	a.cfg.Sink.Deliver([]*Record{r})
+	a.st.handed = true
+	a.st.one[0] = r
+	a.cfg.Source.Deliver(a.st.one[:], Outcome{Partition: part, Base: -1, Err: err})
+	a.st.one[0] = nil
 }
 
 func (a *router) failWaiting(t *routeTopic, why func(*Record) error) {
 	keep := t.waiting[:0]
-	var failed []*Record
 	for _, r := range t.waiting {
 		if err := why(r); err != nil {
-			if !r.Explicit {
-				r.Partition = -1
-			}
-			r.Err, r.Offset = err, -1
-			failed = append(failed, r)
+			a.fail(r, err)
 		} else {
 			keep = append(keep, r)
 		}
 	}
 	clear(t.waiting[len(keep):])
 	t.waiting = keep
-	if len(failed) > 0 {
-		a.cfg.Sink.Deliver(failed)
-	}
 }
 
 const sweepInterval = 50 * time.Millisecond
@@ -272,21 +489,20 @@ func (a *router) armSweep() {
 		return
 	}
 	a.swept = true
-	sys, self := a.sys, a.self
-	a.timer = time.AfterFunc(sweepInterval, func() { sys.Root.Send(self, &routerSweep{}) })
+	a.after(sweepInterval, &routerSweep{})
 }
 
 // sweep fails waiting records whose delivery deadline passed or whose
 // context ended.
 func (a *router) sweep() {
-	now := time.Now()
+	now := UnixNano()
 	pending := false
-	for _, t := range a.topics {
+	for _, t := range a.st.topics {
 		a.failWaiting(t, func(r *Record) error {
-			if err := r.cancelled(); err != nil {
+			if err := cancelled(a.cfg.Source, r); err != nil {
 				return err
 			}
-			if !r.Deadline.IsZero() && now.After(r.Deadline) {
+			if r.expired(now) {
 				if t.err != nil {
 					return fmt.Errorf("%w: %w", ErrDeliveryTimeout, t.err)
 				}

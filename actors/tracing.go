@@ -37,7 +37,6 @@ const (
 const (
 	EventRouted       = "rustmq.router.routed"
 	EventWaitMetadata = "rustmq.router.waiting_for_metadata"
-	EventQueued       = "rustmq.batcher.queued"
 	EventBatchClosed  = "rustmq.batcher.batch_closed"
 	EventRetry        = "rustmq.batcher.retry"
 	EventConnQueued   = "rustmq.connection.waiting_for_connection"
@@ -45,51 +44,32 @@ const (
 	EventConnResponse = "rustmq.connection.response"
 )
 
-// SpanHolder is implemented by a [Record]'s Owner that holds the message's
-// "create" span, so that the router and the batcher can add events to it.
-// The stages look for it only when Record.Span is sampled.
-type SpanHolder interface {
-	CreateSpan() trace.Span
-}
-
-// createSpan returns r's create span when r is sampled and its owner holds
-// the span; nil otherwise.
-func createSpan(r *Record) trace.Span {
-	if !r.Span.IsSampled() {
+// createSpan returns r's recording create span, nil when r is not sampled.
+func createSpan(src Source, r *Record) trace.Span {
+	if r.Flags&FlagSampled == 0 {
 		return nil
 	}
-	if h, ok := r.Owner.(SpanHolder); ok {
-		return h.CreateSpan()
-	}
-	return nil
+	return src.CreateSpan(r)
 }
 
-func eventRouted(r *Record, rule string) {
-	if s := createSpan(r); s != nil {
+func eventRouted(src Source, r *Record, partition int32, rule string) {
+	if s := createSpan(src, r); s != nil {
 		s.AddEvent(EventRouted, trace.WithAttributes(
-			attribute.String(AttrDestinationPartitionID, strconv.Itoa(int(r.Partition))),
+			attribute.String(AttrDestinationPartitionID, strconv.Itoa(int(partition))),
 			attribute.String("rustmq.partitioner", rule)))
 	}
 }
 
-func eventWaitMetadata(r *Record) {
-	if s := createSpan(r); s != nil {
+func eventWaitMetadata(src Source, r *Record) {
+	if s := createSpan(src, r); s != nil {
 		s.AddEvent(EventWaitMetadata)
 	}
 }
 
-func eventQueued(r *Record, depth, bytes int) {
-	if s := createSpan(r); s != nil {
-		s.AddEvent(EventQueued, trace.WithAttributes(
-			attribute.Int("rustmq.batcher.queue.records", depth),
-			attribute.Int("rustmq.batcher.queue.bytes", bytes)))
-	}
-}
-
-func eventBatchClosed(recs []*Record, bytes int, reason string) {
+func eventBatchClosed(src Source, recs []*Record, bytes int, reason string) {
 	var attrs []attribute.KeyValue
 	for i, r := range recs {
-		s := createSpan(r)
+		s := createSpan(src, r)
 		if s == nil {
 			continue
 		}
@@ -107,19 +87,19 @@ func eventBatchClosed(recs []*Record, bytes int, reason string) {
 // linkSend links every sampled record of bt to the send span of its
 // current attempt, so that a reader of a message's trace finds each
 // request that carried it.
-func linkSend(bt *batch, sc trace.SpanContext) {
+func linkSend(src Source, bt *batch, sc trace.SpanContext) {
 	attempt := []attribute.KeyValue{attribute.Int(AttrAttempt, bt.sends)}
 	for _, r := range bt.recs {
-		if s := createSpan(r); s != nil {
+		if s := createSpan(src, r); s != nil {
 			s.AddLink(trace.Link{SpanContext: sc, Attributes: attempt})
 		}
 	}
 }
 
-func eventRetry(recs []*Record, attempt int, err error, delay time.Duration) {
+func eventRetry(src Source, recs []*Record, attempt int, err error, delay time.Duration) {
 	var attrs []attribute.KeyValue
 	for _, r := range recs {
-		s := createSpan(r)
+		s := createSpan(src, r)
 		if s == nil {
 			continue
 		}
@@ -145,9 +125,9 @@ func eventRetry(recs []*Record, attempt int, err error, delay time.Duration) {
 func startSendSpan(cfg BatcherConfig, bt *batch) trace.Span {
 	valid, sampled := 0, 0
 	for _, r := range bt.recs {
-		if r.Span.IsValid() {
+		if r.Flags&FlagTraced != 0 {
 			valid++
-			if r.Span.IsSampled() {
+			if r.Flags&FlagSampled != 0 {
 				sampled++
 			}
 		}
@@ -157,8 +137,8 @@ func startSendSpan(cfg BatcherConfig, bt *batch) trace.Span {
 	}
 	links := make([]trace.Link, 0, valid)
 	for _, r := range bt.recs {
-		if r.Span.IsValid() {
-			links = append(links, trace.Link{SpanContext: r.Span})
+		if r.Flags&FlagTraced != 0 {
+			links = append(links, trace.Link{SpanContext: cfg.Source.SpanContext(r)})
 		}
 	}
 	attrs := make([]attribute.KeyValue, 0, 12)
@@ -181,7 +161,7 @@ func startSendSpan(cfg BatcherConfig, bt *batch) trace.Span {
 	_, span := cfg.Tracer.Start(context.Background(), "send "+cfg.Topic,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...), trace.WithAttributes(attrs...))
 	if span.IsRecording() {
-		linkSend(bt, span.SpanContext())
+		linkSend(cfg.Source, bt, span.SpanContext())
 	}
 	return span
 }

@@ -25,9 +25,9 @@ func orDiscard(l *slog.Logger) *slog.Logger {
 }
 
 // retriable reports whether another attempt of a failed request may
-// succeed: connection loss, timeouts, and the broker codes WIRE.md marks
-// retriable.
+// succeed: connection loss, timeouts, an actor that panicked on the
+// request, and the broker codes WIRE.md marks retriable.
 func retriable(err error) bool {
-	return errors.Is(err, ErrNotConnected) || errors.Is(err, ErrRequestTimeout) ||
+	return errors.Is(err, ErrNotConnected) || errors.Is(err, ErrRequestTimeout) || errors.Is(err, ErrActorFailed) ||
 		transport.IsRetriable(err) || wire.IsRetriable(err)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // TestProducerAPI pins the exported methods of *Producer: only what users
-// should call. Deliver, the actors' sink, used to be one of them.
+// should call. Deliver, the actors' source, must never be one of them.
 func TestProducerAPI(t *testing.T) {
 	typ := reflect.TypeFor[*rmq.Producer]()
 	var got []string
@@ -21,7 +21,7 @@ func TestProducerAPI(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("exported methods of *Producer: %v, want %v", got, want)
 	}
-	if _, ok := any(&rmq.Producer{}).(actors.Sink); ok {
-		t.Fatal("*Producer implements actors.Sink: users can deliver results")
+	if _, ok := any(&rmq.Producer{}).(actors.Source); ok {
+		t.Fatal("*Producer implements actors.Source: users can deliver results")
 	}
 }

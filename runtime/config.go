@@ -35,6 +35,8 @@ const (
 	DefaultMaxBufferedBytes   = 64 << 20
 	DefaultMaxBufferedRecords = 500_000
 	DefaultDeliveryTimeout    = 2 * time.Minute
+	DefaultActorRestartMin    = 10 * time.Millisecond
+	DefaultActorRestartMax    = time.Second
 	// MaxInFlightIdempotent is the most batches per partition that may be
 	// outstanding with idempotence: the development broker remembers the
 	// last 5 batches of each producer id to recognise duplicates.
@@ -128,6 +130,9 @@ type Config struct {
 	// rustmq.connection.* instruments) and the actor system's own.
 	// Default nil: no metrics, only the Metrics snapshot.
 	MeterProvider metric.MeterProvider
+	// hooks are the tests' fault injection points (export_test.go).
+	hooks *testHooks
+
 	// ActorMetrics turns on protoactor's own actor metrics (spawns,
 	// restarts, failures, mailbox lengths, per-message receive durations).
 	// The pinned protoactor version records them through OpenTelemetry's
@@ -201,7 +206,14 @@ type ProducerConfig struct {
 	// while a request slot is free. Negative means do not wait. Default 5ms.
 	Linger time.Duration
 	// MaxInFlight bounds the batches per partition sent and not yet
-	// acknowledged; at most 5 with idempotence. Default 5.
+	// acknowledged; at most 5 with idempotence. Requests travel on separate
+	// QUIC streams, which do not keep their order, so a batch may overtake
+	// the one sent before it. More than one batch is therefore in flight
+	// only when the producer is idempotent and the partition leader's
+	// broker says (in its answer to the capabilities probe) that it holds
+	// batches arriving ahead of their predecessors (reorder-window, as the
+	// development broker does); otherwise, and against upstream RustMQ, each
+	// partition sends one batch at a time and keeps its order. Default 5.
 	MaxInFlight int
 	// Compression compresses values of at least CompressThreshold bytes and
 	// marks them with the rmq-codec header. Default compress.None.
@@ -216,11 +228,22 @@ type ProducerConfig struct {
 	// refused as too large by a broker with the same limit; larger ones
 	// fail with *MessageTooLargeError. Default 1 MiB.
 	MaxMessageBytes int
-	// MaxBufferedBytes bounds the bytes of messages accepted and not yet
-	// completed. Default 64 MiB.
+	// MaxBufferedBytes bounds what the messages accepted and not yet
+	// completed cost the producer. A message counts from its acceptance
+	// until its result is final (for SendAsync, until its callback has
+	// returned), and costs its encoded size as written (the value after
+	// compression, headers, trace headers, framing: what it occupies in a
+	// request body) plus 128 bytes of envelope and bookkeeping, plus 160
+	// more when it has a context that can end, a compressed value, a span
+	// or a Send or SendBatch caller waiting for it, plus 1024 for a create
+	// span that records (an estimate of the OpenTelemetry SDK's span). The
+	// message's own key, value and headers are the caller's: the producer
+	// keeps a reference to them until the result and does not count them
+	// again. Request bodies of finished batches are kept for reuse and are
+	// not counted. Default 64 MiB.
 	MaxBufferedBytes int64
-	// MaxBufferedRecords bounds the messages accepted and not yet completed.
-	// Default 500,000.
+	// MaxBufferedRecords bounds the messages accepted and not yet completed
+	// (counted as for MaxBufferedBytes). Default 500,000.
 	MaxBufferedRecords int64
 	// FailWhenFull makes Send, SendAsync and SendBatch fail at once with
 	// ErrBufferFull when the buffer is full, instead of blocking until space
@@ -237,6 +260,18 @@ type ProducerConfig struct {
 	// MaxRetries bounds the retries of one batch. Negative means none.
 	// Default: unlimited within DeliveryTimeout.
 	MaxRetries int
+	// Supervision is the restart strategy of the producer's router and
+	// batchers, should one of them panic. A restart keeps what the actor
+	// owes (the router's waiting messages, a batcher's batches and
+	// sequence numbers), so nothing is lost: a batch whose request was in
+	// flight is resent with the same idempotence stamp. A batcher the
+	// strategy stops for good fails what it held with ErrActorFailed and
+	// its partition starts afresh with the next message; a stopped router
+	// leaves the producer unable to route, and every later send fails with
+	// ErrActorFailed. Default: one-for-one, 10ms doubling up to 1s with
+	// jitter, 10 restarts a minute, then stop. Supervision.Logger defaults
+	// to the runtime's Logger.
+	Supervision supervision.Config
 }
 
 func configErr(field string, value any, reason string) error {
@@ -407,6 +442,12 @@ func (pc ProducerConfig) withDefaults(rc *Config) (ProducerConfig, error) {
 		return pc, err
 	}
 	pc.RetryBackoff = rb
+	if pc.Supervision.Backoff == (supervision.Backoff{}) {
+		pc.Supervision.Backoff = supervision.Backoff{Initial: DefaultActorRestartMin, Max: DefaultActorRestartMax, Jitter: true}
+	}
+	if err := pc.Supervision.Validate(); err != nil {
+		return pc, &ConfigError{Field: "Supervision", Value: pc.Supervision.Kind, Reason: err.Error(), Err: err}
+	}
 	return pc, nil
 }
 

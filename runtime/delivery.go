@@ -1,34 +1,59 @@
 package runtime
 
 import (
+	"reflect"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// deliveryQueue runs a producer's SendAsync callbacks, serially and in the
-// order their results became known, on one goroutine. Enqueueing never
-// blocks (the queue grows), so the actors that complete messages are never
-// held up by a slow callback.
-type deliveryQueue struct {
-	mu      sync.Mutex
-	items   []*envelope
-	spare   []*envelope
-	closed  bool
-	signal  chan struct{}
-	done    chan struct{}
-	gid     atomic.Int64
-	onAfter func(e *envelope) // called after each callback ran
+// delivered is one SendAsync result waiting for its callback.
+type delivered struct {
+	e      *envelope
+	offset int64
+	err    error
 }
 
-func newDeliveryQueue(onAfter func(*envelope)) *deliveryQueue {
-	q := &deliveryQueue{signal: make(chan struct{}, 1), done: make(chan struct{}), onAfter: onAfter}
+// deliveryQueue runs a producer's SendAsync callbacks, one at a time, in the
+// order their results became known, on one goroutine. Enqueueing never
+// blocks, so the actors that complete messages are never held up by a slow
+// callback; the queue stays bounded because a message keeps its buffer
+// space until its callback has returned, so a slow callback makes senders
+// wait for space instead of growing the queue.
+//
+// A callback may call the producer back (see [Producer.SendAsync]): the
+// producer recognises the delivery goroutine by looking for
+// invokeCallback on the caller's stack, which it does only where it would
+// otherwise block.
+type deliveryQueue struct {
+	p      *Producer
+	mu     sync.Mutex
+	items  []delivered
+	spare  []delivered
+	closed bool
+	signal chan struct{}
+	done   chan struct{}
+
+	// running is set while a callback runs.
+	running atomic.Bool
+
+	// The delivery goroutine's own: the loan of the running callback's
+	// space (see Producer.waitSpaceLocked).
+	loanBytes int64
+	loanUsed  bool
+	loanTaken int64
+}
+
+func newDeliveryQueue(p *Producer) *deliveryQueue {
+	q := &deliveryQueue{p: p, signal: make(chan struct{}, 1), done: make(chan struct{})}
 	go q.run()
 	return q
 }
 
-func (q *deliveryQueue) push(envs []*envelope) {
+func (q *deliveryQueue) push(ds []delivered) {
 	q.mu.Lock()
-	q.items = append(q.items, envs...)
+	q.items = append(q.items, ds...)
 	q.mu.Unlock()
 	select {
 	case q.signal <- struct{}{}:
@@ -47,25 +72,15 @@ func (q *deliveryQueue) close() {
 	}
 }
 
-// onDeliveryGoroutine reports whether the caller is a callback.
-func (q *deliveryQueue) onDeliveryGoroutine() bool {
-	return q.gid.Load() == goroutineID()
-}
-
 func (q *deliveryQueue) run() {
 	defer close(q.done)
-	q.gid.Store(goroutineID())
 	for {
 		q.mu.Lock()
 		batch := q.items
 		q.items = q.spare[:0]
 		closed := q.closed
 		q.mu.Unlock()
-		for i, e := range batch {
-			e.cb(&e.res, e.res.Err)
-			q.onAfter(e)
-			batch[i] = nil
-		}
+		q.runBatch(batch)
 		q.mu.Lock()
 		q.spare = batch[:0]
 		empty := len(q.items) == 0
@@ -75,6 +90,123 @@ func (q *deliveryQueue) run() {
 		}
 		if empty {
 			<-q.signal
+		}
+	}
+}
+
+// releaseEvery is how many finished callbacks share one release of buffer
+// space while nobody waits for space.
+const releaseEvery = 64
+
+// runBatch runs the callbacks of batch, releasing their messages' space as
+// they finish: in groups, or after each one while senders wait for space.
+func (q *deliveryQueue) runBatch(batch []delivered) {
+	in := q.p.in
+	var rel release
+	for i := range batch {
+		d := &batch[i]
+		invokeCallback(q, d)
+		e := d.e
+		size, n := int64(e.rec.Size), int64(1)
+		if q.loanUsed {
+			// A message the callback sent took over part of this one's
+			// space and its record slot.
+			size -= q.loanTaken
+			n = 0
+		}
+		rel.add(e.gen, size, n)
+		q.p.recycle(e)
+		batch[i] = delivered{}
+		if rel.msgs >= releaseEvery || in.blocked.Load() > 0 {
+			rel.apply(in)
+		}
+	}
+	rel.apply(in)
+}
+
+// release accumulates finished callbacks for one locked update.
+type release struct {
+	bytes, recs, msgs int64
+	gen               *flushGen
+	genN              int64
+	more              []genCount
+}
+
+type genCount struct {
+	g *flushGen
+	n int64
+}
+
+func (r *release) add(g *flushGen, bytes, recs int64) {
+	r.bytes += bytes
+	r.recs += recs
+	r.msgs++
+	if g != r.gen {
+		if r.gen != nil {
+			r.more = append(r.more, genCount{r.gen, r.genN})
+		}
+		r.gen, r.genN = g, 0
+	}
+	r.genN++
+}
+
+func (r *release) apply(in *intake) {
+	if r.msgs == 0 {
+		return
+	}
+	in.mu.Lock()
+	in.releaseLocked(r.bytes, r.recs)
+	for _, gc := range r.more {
+		in.finishLocked(gc.g, gc.n, true)
+	}
+	if r.gen != nil {
+		in.finishLocked(r.gen, r.genN, true)
+	}
+	in.mu.Unlock()
+	r.bytes, r.recs, r.msgs, r.gen, r.genN = 0, 0, 0, nil, 0
+	r.more = r.more[:0]
+}
+
+// invokeCallback runs one callback. It must stay a function of its own:
+// [deliveryQueue.onCallback] recognises the delivery goroutine by its
+// frame.
+//
+//go:noinline
+func invokeCallback(q *deliveryQueue, d *delivered) {
+	e := d.e
+	q.loanBytes, q.loanUsed, q.loanTaken = int64(e.rec.Size), false, 0
+	res := &Result{
+		Topic:     q.p.topicOf(e.msg),
+		Partition: e.rec.Partition,
+		Offset:    d.offset,
+		Timestamp: time.UnixMilli(q.p.timestampOf(e)),
+		Message:   e.msg,
+		Err:       d.err,
+	}
+	q.running.Store(true)
+	e.cb(res, d.err)
+	q.running.Store(false)
+}
+
+var invokeCallbackPC = reflect.ValueOf(invokeCallback).Pointer()
+
+// onCallback reports whether the caller runs inside a callback of this
+// producer. It walks the caller's stack, so it is for paths that would
+// otherwise block, never for every message.
+func (q *deliveryQueue) onCallback() bool {
+	if !q.running.Load() {
+		return false
+	}
+	var pcs [32]uintptr
+	for skip := 2; ; skip += len(pcs) {
+		n := goruntime.Callers(skip, pcs[:])
+		for _, pc := range pcs[:n] {
+			if f := goruntime.FuncForPC(pc - 1); f != nil && f.Entry() == invokeCallbackPC {
+				return true
+			}
+		}
+		if n < len(pcs) {
+			return false
 		}
 	}
 }

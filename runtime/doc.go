@@ -24,10 +24,14 @@
 // below: a connections supervisor (strategy from Config.Supervision:
 // capped exponential backoff within a restart budget) with one connection
 // actor per broker address, a metadata actor, and a producers supervisor.
-// Each producer is a router actor with one batcher actor per partition,
+// Each producer is a producer actor (supervised by ProducerConfig.
+// Supervision) with a router and one batcher per partition below it,
 // spawned on first use. A connection actor crashes on purpose when its
 // connection is lost; what must survive — the batches, their sequence
 // numbers and their callers — lives in the batchers, which retry in order.
+// Any actor of the tree may panic: a restarted router or batcher keeps
+// what it owes, the supervisors answer the requests their children
+// panicked on, and every accepted message still gets exactly one result.
 //
 // # Delivery guarantees
 //
@@ -43,10 +47,15 @@
 // # Memory
 //
 // A producer holds at most MaxBufferedBytes and MaxBufferedRecords of
-// messages accepted and not yet completed. Space is reserved in the
-// caller's goroutine before the message reaches the actors; when the buffer
-// is full the caller blocks until space frees or its context ends, or gets
-// ErrBufferFull with ProducerConfig.FailWhenFull.
+// messages accepted and not yet completed, each counted with what it
+// really costs (see ProducerConfig.MaxBufferedBytes). Space is reserved in
+// the caller's goroutine before the message reaches the actors and given
+// back when its result is final: for SendAsync, once its callback has
+// returned, so that slow callbacks slow the senders down instead of
+// growing a queue. When the buffer is full the caller blocks until space
+// frees or its context ends, or gets ErrBufferFull with
+// ProducerConfig.FailWhenFull; a callback never blocks (see
+// Producer.SendAsync).
 //
 // # Errors
 //

@@ -33,6 +33,11 @@ var (
 	// ErrUnknownTopic: no broker knows the topic and it has no static
 	// partition count (reported inside ErrDeliveryTimeout).
 	ErrUnknownTopic = actors.ErrUnknownTopic
+	// ErrActorFailed: an actor of the producer panicked while it held the
+	// message and could not hand it on (the message it was routing, or a
+	// batcher its supervisor gave up on), or the producer's router was
+	// stopped after repeated failures.
+	ErrActorFailed = actors.ErrActorFailed
 	// ErrInvalidMessage: a message breaks a rule of the wire format (an
 	// empty header key, a timestamp before 1970).
 	ErrInvalidMessage = errors.New("rustmq: invalid message")

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rustmq/rustmq-go/actors"
+	"github.com/rustmq/rustmq-go/transport/compress"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
@@ -23,21 +23,25 @@ import (
 // Every message accepted by Send, SendAsync, SendBatch or Stream gets
 // exactly one result: acknowledged, failed by the broker, timed out
 // (ErrDeliveryTimeout), cancelled through its context before it was written,
-// or failed with ErrClosed when Close's context ends first.
+// failed with ErrClosed when Close's context ends first, or with
+// ErrActorFailed when an actor of the producer failed while holding it and
+// could not hand it on.
 type Producer struct {
 	rt       *Runtime
 	topic    string
 	cfg      ProducerConfig
+	idem     bool
+	pid      *actor.PID // the producer actor
 	router   *actor.PID
-	limiter  *limiter
-	known    tracker // accepted messages whose result is not known yet
-	finished tracker // accepted messages whose callback has not run yet
-	// gen counts the messages accepted since the last Flush began; it is
-	// read under intake's read lock and replaced under its write lock.
-	gen      *flushGen
+	in       *intake
 	delivery *deliveryQueue
 	counters actors.Counters
 	tracer   trace.Tracer
+	closing  atomic.Bool // shared with the actors
+	// codecName is the rmq-codec header value of compressed values;
+	// codecCost what the header adds to a record.
+	codecName string
+	codecCost int
 	// metricsReg is the registration of the producer's metrics callback;
 	// nil without a MeterProvider.
 	metricsReg metric.Registration
@@ -48,36 +52,11 @@ type Producer struct {
 	createOther sync.Map
 	createN     atomic.Int32 // entries in createOther
 
-	accepted, delivered, failed atomic.Int64
+	delivered, failed atomic.Int64
 
-	intake    sync.RWMutex
-	closed    bool
 	closeOnce sync.Once
 	closeDone chan struct{}
 	closeErr  error
-}
-
-// envelope is a message's state from acceptance to result: one allocation
-// per message holds the actor record, the result and the reply hooks.
-type envelope struct {
-	rec  actors.Record
-	res  Result
-	cb   func(*Result, error)
-	done chan struct{} // Send's wait; closed when the result is known
-	span trace.Span
-	gen  *flushGen
-}
-
-// flushGen counts the messages accepted between two Flush calls (known:
-// result not known yet; finished: callback not run yet), so that Flush
-// waits for the messages accepted before it and not for those other
-// goroutines keep sending while it waits. A generation takes no messages
-// once replaced.
-type flushGen struct {
-	known, finished tracker
-	// prev is the generation before, nil once it and every older one are
-	// known to be complete.
-	prev atomic.Pointer[flushGen]
 }
 
 func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
@@ -85,15 +64,16 @@ func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
 		rt:        r,
 		topic:     topic,
 		cfg:       cfg,
-		limiter:   newLimiter(cfg.MaxBufferedBytes, cfg.MaxBufferedRecords),
+		idem:      cfg.idempotent(),
+		in:        newIntake(cfg.MaxBufferedBytes, cfg.MaxBufferedRecords),
 		tracer:    r.tracer,
 		closeDone: make(chan struct{}),
-		gen:       &flushGen{},
 	}
-	p.delivery = newDeliveryQueue(func(e *envelope) {
-		e.gen.finished.done(1)
-		p.finished.done(1)
-	})
+	p.delivery = newDeliveryQueue(p)
+	if cfg.Compression != compress.None {
+		p.codecName = cfg.Compression.String()
+		p.codecCost = 16 + len(wire.HeaderCodec) + len(p.codecName)
+	}
 	if p.tracer != nil && topic != "" {
 		p.create = p.newCreateSpec(topic)
 	}
@@ -108,7 +88,9 @@ func newProducerID() uint64 {
 	}
 }
 
-func (p *Producer) routerProps() *actor.Props {
+// actorProps returns the props of the producer's actor (router and
+// batchers below it).
+func (p *Producer) actorProps(ready chan<- *actor.PID) *actor.Props {
 	pc := p.cfg
 	acks := wire.Acks{Level: wire.AckAll}
 	switch pc.Acks {
@@ -128,106 +110,200 @@ func (p *Producer) routerProps() *actor.Props {
 	if p.rt.inst != nil {
 		meters = p.rt.inst.meters
 	}
-	return actors.NewRouterProps(actors.RouterConfig{
-		Metadata:   p.rt.metadata,
-		Sink:       producerSink{p},
-		BatchSize:  pc.BatchSize,
-		BatchBytes: pc.BatchBytes,
-		NewBatcher: func(topic string, partition int32) *actor.Props {
-			return actors.NewBatcherProps(actors.BatcherConfig{
-				Topic: topic, Partition: partition,
+	opts := p.rt.propsOptions()
+	return actors.NewProducerProps(actors.ProducerConfig{
+		Router: actors.RouterConfig{
+			Metadata: p.rt.metadata,
+			Source:   source{p},
+			Closing:  &p.closing,
+			Logger:   p.rt.log,
+			Options:  opts,
+			Batcher: actors.BatcherConfig{
 				BatchSize: pc.BatchSize, BatchBytes: pc.BatchBytes, Linger: pc.Linger, MaxInFlight: pc.MaxInFlight,
-				Acks: acks, Idempotent: pc.idempotent(), NewProducerID: newProducerID,
+				Acks: acks, Idempotent: p.idem, NewProducerID: newProducerID,
 				RequestTimeout: pc.RequestTimeout, Backoff: pc.RetryBackoff, MaxRetries: maxRetries,
-				Codec: pc.Compression, CompressThreshold: pc.CompressThreshold,
-				Metadata: p.rt.metadata, Sink: producerSink{p}, Counters: &p.counters, Meters: meters, Tracer: p.tracer,
-				ClientID: rc.ClientID, Logger: p.rt.log,
-			})
+				Codec: pc.Compression, Metadata: p.rt.metadata, Counters: &p.counters, Meters: meters, Tracer: p.tracer,
+				ClientID: rc.ClientID, Logger: p.rt.log, Options: opts,
+			},
 		},
+		Strategy:        p.rt.newStrategy(pc.Supervision),
+		OnRouterStopped: p.routerStopped,
+		Ready:           ready,
+		Options:         opts,
 	})
 }
 
+// routerStopped runs when the router's supervisor gave up on it: nothing
+// can be routed any more, so the producer refuses new messages and fails
+// those still waiting for the router.
+func (p *Producer) routerStopped() {
+	err := fmt.Errorf("%w: the router was stopped after repeated failures; create a new producer", ErrActorFailed)
+	recs := p.in.closeWith(err)
+	for _, r := range recs {
+		source{p}.Deliver([]*actors.Record{r}, actors.Outcome{Partition: -1, Base: -1, Err: err})
+	}
+}
+
 // prepare validates m and builds its envelope (no space reserved yet).
-func (p *Producer) prepare(ctx context.Context, m *Message, now time.Time) (*envelope, error) {
+// sync envelopes get a waiter for Send and SendBatch.
+func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*Result, error)) (*envelope, error) {
 	if m == nil {
 		return nil, ErrNilMessage
 	}
 	if m.err != nil {
 		return nil, m.err
 	}
-	topic := m.Topic
-	if topic == "" {
-		topic = p.topic
-	}
+	topic := p.topicOf(m)
 	if topic == "" {
 		return nil, ErrEmptyTopic
 	}
-	size := len(m.Key) + len(m.Payload)
-	for _, h := range m.Headers {
-		if h.Key == "" {
+	for i := range m.Headers {
+		if m.Headers[i].Key == "" {
 			return nil, fmt.Errorf("%w: empty header key", ErrInvalidMessage)
 		}
-		size += len(h.Key) + len(h.Value)
 	}
 	if m.ExplicitPartition && m.Partition < 0 {
 		return nil, fmt.Errorf("%w: %d", ErrInvalidPartition, m.Partition)
 	}
-	ts := m.Timestamp
-	if ts.IsZero() {
-		ts = now
-	} else if ts.UnixMilli() < 0 {
-		return nil, fmt.Errorf("%w: timestamp %v is before 1970", ErrInvalidMessage, ts)
+	if !m.Timestamp.IsZero() && m.Timestamp.UnixMilli() < 0 {
+		return nil, fmt.Errorf("%w: timestamp %v is before 1970", ErrInvalidMessage, m.Timestamp)
 	}
-	e := &envelope{}
-	e.rec = actors.Record{
-		Topic:     topic,
-		Partition: m.Partition,
-		Explicit:  m.ExplicitPartition,
-		Wire:      wire.Record{Key: m.Key, Value: m.Payload, Headers: m.Headers, Timestamp: ts.UnixMilli()},
-		Size:      size,
-		Deadline:  now.Add(p.cfg.DeliveryTimeout),
-		Owner:     e,
+	var e *envelope
+	if cb != nil {
+		e = envPool.Get().(*envelope)
+		e.cb = cb
+	} else {
+		e = &envelope{ext: &envExt{done: make(chan struct{})}}
+	}
+	e.msg = m
+	e.rec.Deadline = now + int64(p.cfg.DeliveryTimeout)
+	if m.Key != nil {
+		e.rec.Flags |= actors.FlagKeyed
+		e.rec.Hash = uint32(actors.Murmur2(m.Key))
+	}
+	if m.ExplicitPartition {
+		e.rec.Flags |= actors.FlagExplicit
+		e.rec.Partition = m.Partition
 	}
 	if ctx.Done() != nil {
-		e.rec.Ctx = ctx
+		p.ext(e).ctx = ctx
+		e.rec.Flags |= actors.FlagCancellable
 	}
-	e.res = Result{Topic: topic, Partition: -1, Offset: -1, Timestamp: time.UnixMilli(ts.UnixMilli()), Message: m}
 	if p.tracer != nil {
-		p.startCreateSpan(ctx, e)
+		p.startCreateSpan(ctx, e, topic)
 	}
-	// Measured as brokers measure it, the trace headers included, so that
-	// a message accepted here is not refused as too large by a broker with
-	// the same limit.
-	if ws := actors.WireSize(&e.rec.Wire, p.cfg.idempotent()); ws > p.cfg.MaxMessageBytes {
+	parts := p.partsOf(e)
+	// Measured as brokers measure it, the trace and idempotence headers
+	// included, so that a message accepted here is not refused as too
+	// large by a broker with the same limit.
+	if ws := actors.PartsSize(&parts, p.idem); ws > p.cfg.MaxMessageBytes {
 		err := &MessageTooLargeError{Size: ws, Max: p.cfg.MaxMessageBytes}
-		p.abandonSpan(e, err)
+		p.drop(e, err)
 		return nil, err
 	}
+	if p.codecName != "" && len(m.Payload) >= p.cfg.CompressThreshold {
+		if _, has := wire.HeaderValue(m.Headers, wire.HeaderCodec); !has {
+			p.compress(e)
+			parts = p.partsOf(e)
+		}
+	}
+	size := actors.PartsSize(&parts, false) + envelopeOverhead
+	if e.ext != nil {
+		size += extOverhead
+		if e.ext.span != nil {
+			size += spanOverhead
+		}
+	}
+	e.rec.Size = int32(size)
 	return e, nil
 }
 
-// accept reserves buffer space for e and hands it to the router.
+// ext returns e's ext block, allocating it.
+func (p *Producer) ext(e *envelope) *envExt {
+	if e.ext == nil {
+		e.ext = &envExt{}
+	}
+	return e.ext
+}
+
+// compress compresses e's value, in the caller's goroutine, and keeps the
+// result only when it saves more than the codec header costs: compression
+// never makes a record larger on the wire.
+func (p *Producer) compress(e *envelope) {
+	v := e.msg.Payload
+	out, err := p.cfg.Compression.Compress(nil, v)
+	if err != nil || len(out)+p.codecCost >= len(v) {
+		return
+	}
+	p.counters.CompressedIn.Add(int64(len(v)))
+	p.counters.CompressedOut.Add(int64(len(out)))
+	p.ext(e).value = out
+}
+
+// drop abandons an envelope that was not accepted.
+func (p *Producer) drop(e *envelope, err error) {
+	p.abandonSpan(e, err)
+	if e.cb != nil {
+		p.recycle(e)
+	}
+}
+
+// accept reserves buffer space for e and hands it to the router. Waiting
+// for space, when the buffer is full and the producer blocks, is the only
+// place a send can block; from a callback it never does (see SendAsync).
 func (p *Producer) accept(ctx context.Context, e *envelope) error {
-	if err := p.limiter.acquire(ctx, int64(e.rec.Size), p.cfg.FailWhenFull); err != nil {
-		p.abandonSpan(e, err)
+	in := p.in
+	size := int64(e.rec.Size)
+	in.mu.Lock()
+	if err := in.closed; err != nil {
+		in.mu.Unlock()
+		p.drop(e, err)
 		return err
 	}
-	p.intake.RLock()
-	if p.closed {
-		p.intake.RUnlock()
-		p.limiter.release(int64(e.rec.Size), 1)
-		p.abandonSpan(e, ErrClosed)
-		return ErrClosed
+	if !in.fits(size, 1) {
+		if err := p.waitSpaceLocked(ctx, size); err != nil {
+			in.mu.Unlock()
+			p.drop(e, err)
+			return err
+		}
 	}
-	p.known.add(1)
-	p.finished.add(1)
-	e.gen = p.gen
-	e.gen.known.add(1)
-	e.gen.finished.add(1)
-	p.accepted.Add(1)
-	p.rt.sys.Root.Send(p.router, &e.rec)
-	p.intake.RUnlock()
+	wake := in.pushLocked(e)
+	in.mu.Unlock()
+	if wake {
+		p.rt.sys.Root.Send(p.router, wakeRouter)
+	}
 	return nil
+}
+
+var wakeRouter = &actors.Wake{}
+
+// waitSpaceLocked makes room for size bytes and one record, under in.mu:
+// it fails fast (FailWhenFull), lends a callback its own message's space,
+// or waits. It returns with in.mu held.
+func (p *Producer) waitSpaceLocked(ctx context.Context, size int64) error {
+	in := p.in
+	if p.delivery.onCallback() {
+		q := p.delivery
+		// The running callback's message still holds its space, released
+		// when the callback returns. A blocked callback would hold up every
+		// callback behind it, whose messages hold the rest of the buffer:
+		// instead, one message sent from the callback may take over that
+		// space; beyond it the call fails fast.
+		if !q.loanUsed {
+			need := max(size-q.loanBytes, 0)
+			if in.bytes+need <= in.maxBytes {
+				q.loanUsed, q.loanTaken = true, min(size, q.loanBytes)
+				in.bytes -= q.loanTaken
+				in.count--
+				return nil
+			}
+		}
+		return fmt.Errorf("%w (from a callback, which never waits)", in.fullErrorLocked())
+	}
+	if p.cfg.FailWhenFull {
+		return in.fullErrorLocked()
+	}
+	return in.waitLocked(ctx, size)
 }
 
 // Send produces m and waits for its result. It returns a validation error
@@ -241,21 +317,21 @@ func (p *Producer) accept(ctx context.Context, e *envelope) error {
 // the context's cause; if ctx ends after that, Send returns the context's
 // error at once and the message may still be written.
 func (p *Producer) Send(ctx context.Context, m *Message) (*Result, error) {
-	e, err := p.prepare(ctx, m, time.Now())
+	e, err := p.prepare(ctx, m, time.Now().UnixNano(), nil)
 	if err != nil {
 		return nil, err
 	}
-	e.done = make(chan struct{})
+	x := e.ext
 	if err := p.accept(ctx, e); err != nil {
 		return nil, err
 	}
 	select {
-	case <-e.done:
-		return &e.res, e.res.Err
+	case <-x.done:
+		return &x.res, x.res.Err
 	case <-ctx.Done():
 		select {
-		case <-e.done:
-			return &e.res, e.res.Err
+		case <-x.done:
+			return &x.res, x.res.Err
 		default:
 		}
 		return nil, fmt.Errorf("rustmq: waiting for the result: %w", context.Cause(ctx))
@@ -268,24 +344,35 @@ func (p *Producer) Send(ctx context.Context, m *Message) (*Result, error) {
 //
 // Callbacks of a producer run one at a time, in the order results become
 // known, on a delivery goroutine of the producer; they should be quick. A
-// callback may call Send, SendAsync, Flush or Close of the same producer
-// without deadlocking (Flush and Close from a callback do not wait for the
-// callbacks still queued behind it). ctx bounds the wait for buffer space;
-// if it ends before the message is put into a request, the message is not
-// written and cb gets the context's cause: when the batch the message
-// would have joined closes (within Linger while the partition can send),
-// or within about 400ms while the partition cannot send at all.
+// message keeps its share of the buffer until its callback has
+// returned, so slow callbacks slow the senders down instead of queueing
+// without bound.
+//
+// A callback may call Send, SendAsync, SendBatch, Flush or Close of the same
+// producer without deadlocking. From a callback these never wait for buffer
+// space: the message whose callback is running lends its space to one
+// message sent from it (so a callback can always resend its message), and
+// beyond that a full buffer fails the call at once with ErrBufferFull.
+// Flush and Close called from a callback wait until the results are known,
+// not for the callbacks queued behind the running one.
+//
+// ctx bounds the wait for buffer space; if it ends before the message is
+// put into a request, the message is not written and cb gets the context's
+// cause: when the batch the message would have joined is sent (within
+// Linger while the partition can send), or within about 400ms while the
+// partition cannot send at all.
 func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*Result, error)) error {
-	e, err := p.prepare(ctx, m, time.Now())
+	if cb == nil {
+		cb = noCallback
+	}
+	e, err := p.prepare(ctx, m, time.Now().UnixNano(), cb)
 	if err != nil {
 		return err
 	}
-	if cb == nil {
-		cb = func(*Result, error) {}
-	}
-	e.cb = cb
 	return p.accept(ctx, e)
 }
+
+func noCallback(*Result, error) {}
 
 // SendBatch produces msgs and waits for all their results, returned in the
 // order of msgs with each message's error in Result.Err. Every message is
@@ -297,95 +384,83 @@ func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*Result, e
 // batch larger than MaxBufferedBytes or MaxBufferedRecords is sent in parts
 // rather than waiting for space it holds itself.
 func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) ([]*Result, error) {
-	now := time.Now()
+	now := time.Now().UnixNano()
 	envs := make([]*envelope, len(msgs))
 	for i, m := range msgs {
-		e, err := p.prepare(ctx, m, now)
+		e, err := p.prepare(ctx, m, now, nil)
 		if err != nil {
 			for _, pe := range envs[:i] {
 				p.abandonSpan(pe, err)
 			}
 			return nil, fmt.Errorf("rustmq: message %d: %w", i, err)
 		}
-		e.done = make(chan struct{})
 		envs[i] = e
 	}
+	accepted, acceptErr := p.acceptBatch(ctx, envs)
 	results := make([]*Result, len(msgs))
-	// Space is reserved message by message and the reserved messages are
-	// handed to the router before waiting for more: space frees only as
-	// results come in, so holding it while blocked would wait forever on a
-	// batch larger than the buffer, or on two batches that each hold part.
-	accepted, reserved := 0, 0
-	var acceptErr error
-	for reserved < len(envs) {
-		size := int64(envs[reserved].rec.Size)
-		if !p.limiter.tryAcquire(size) {
-			if reserved > accepted {
-				if acceptErr = p.dispatch(envs[accepted:reserved]); acceptErr != nil {
-					break
-				}
-				accepted = reserved
-			}
-			if acceptErr = p.limiter.acquire(ctx, size, p.cfg.FailWhenFull); acceptErr != nil {
-				break
-			}
-		}
-		reserved++
-	}
-	if acceptErr == nil && reserved > accepted {
-		if acceptErr = p.dispatch(envs[accepted:reserved]); acceptErr == nil {
-			accepted = reserved
-		}
-	}
 	for i, e := range envs {
+		x := e.ext
 		if i >= accepted {
 			p.abandonSpan(e, acceptErr)
-			r := e.res
-			r.Err = acceptErr
-			results[i] = &r
+			results[i] = p.unresolved(e, acceptErr)
 			continue
 		}
 		select {
-		case <-e.done:
-			results[i] = &e.res
+		case <-x.done:
+			results[i] = &x.res
 		case <-ctx.Done():
 			select {
-			case <-e.done:
-				results[i] = &e.res
+			case <-x.done:
+				results[i] = &x.res
 			default:
-				r := e.res
-				r.Err = fmt.Errorf("rustmq: waiting for the result: %w", context.Cause(ctx))
-				results[i] = &r
+				// The actors may still complete it: build the result from
+				// what they never write.
+				results[i] = p.unresolved(e, fmt.Errorf("rustmq: waiting for the result: %w", context.Cause(ctx)))
 			}
 		}
 	}
 	return results, batchErr(results)
 }
 
-// dispatch hands envs, whose buffer space is reserved, to the router; after
-// Close it releases their space and returns ErrClosed.
-func (p *Producer) dispatch(envs []*envelope) error {
-	p.intake.RLock()
-	defer p.intake.RUnlock()
-	if p.closed {
-		for _, e := range envs {
-			p.limiter.release(int64(e.rec.Size), 1)
+// unresolved returns a result for e without reading what the actors write.
+func (p *Producer) unresolved(e *envelope, err error) *Result {
+	return &Result{Topic: p.topicOf(e.msg), Partition: -1, Offset: -1, Timestamp: time.UnixMilli(p.timestampOf(e)), Message: e.msg, Err: err}
+}
+
+// acceptBatch hands envs to the router as buffer space allows and returns
+// how many it accepted. Space frees only as results come in, so the
+// reserved messages are handed on before waiting for more: holding them
+// while blocked would wait forever on a batch larger than the buffer, or on
+// two batches that each hold part.
+func (p *Producer) acceptBatch(ctx context.Context, envs []*envelope) (int, error) {
+	in := p.in
+	i := 0
+	for i < len(envs) {
+		wake := false
+		in.mu.Lock()
+		if err := in.closed; err != nil {
+			in.mu.Unlock()
+			return i, err
 		}
-		return ErrClosed
+		start := i
+		for i < len(envs) && in.fits(int64(envs[i].rec.Size), 1) {
+			wake = in.pushLocked(envs[i]) || wake
+			i++
+		}
+		if i == start {
+			if err := p.waitSpaceLocked(ctx, int64(envs[i].rec.Size)); err != nil {
+				in.mu.Unlock()
+				return i, err
+			}
+			wake = in.pushLocked(envs[i]) || wake
+			i++
+		}
+		in.mu.Unlock()
+		if wake {
+			p.rt.sys.Root.Send(p.router, wakeRouter)
+		}
 	}
-	recs := make([]*actors.Record, len(envs))
-	for i, e := range envs {
-		recs[i] = &e.rec
-		e.gen = p.gen
-	}
-	n := int64(len(envs))
-	p.known.add(n)
-	p.finished.add(n)
-	p.gen.known.add(n)
-	p.gen.finished.add(n)
-	p.accepted.Add(n)
-	p.rt.sys.Root.Send(p.router, &actors.Records{Recs: recs})
-	return nil
+	return i, nil
 }
 
 func batchErr(results []*Result) error {
@@ -415,104 +490,31 @@ func batchErr(results []*Result) error {
 	return be
 }
 
-// producerSink is the [actors.Sink] of a producer's router and batchers. It
-// is a type of its own so that Deliver is not part of Producer's API.
-type producerSink struct{ p *Producer }
-
-var _ actors.Sink = producerSink{}
-
-// Deliver implements actors.Sink.
-func (s producerSink) Deliver(recs []*actors.Record) { s.p.deliver(recs) }
-
-// deliver records each result, releases buffer space, and wakes Send or
-// queues the SendAsync callback.
-func (p *Producer) deliver(recs []*actors.Record) {
-	var async []*envelope
-	var bytes int64
-	for _, r := range recs {
-		e := r.Owner.(*envelope)
-		e.res.Partition = r.Partition
-		e.res.Offset = r.Offset
-		if r.Err != nil {
-			e.res.Err = p.mapErr(r)
-			e.res.Offset = -1
-			p.failed.Add(1)
-		} else {
-			p.delivered.Add(1)
-		}
-		if e.span != nil {
-			p.endCreateSpan(e)
-		}
-		bytes += int64(r.Size)
-		if e.cb != nil {
-			async = append(async, e)
-		} else {
-			close(e.done)
-			e.gen.finished.done(1)
-		}
-	}
-	p.limiter.release(bytes, int64(len(recs)))
-	if len(async) > 0 {
-		p.delivery.push(async)
-	}
-	if sync := int64(len(recs) - len(async)); sync > 0 {
-		p.finished.done(sync)
-	}
-	for _, r := range recs {
-		r.Owner.(*envelope).gen.known.done(1)
-	}
-	p.known.done(int64(len(recs)))
-}
-
-// mapErr turns an actor-level failure into the runtime's public errors.
-func (p *Producer) mapErr(r *actors.Record) error {
-	err := r.Err
-	var pe *actors.ProduceError
-	if errors.As(err, &pe) && errors.Is(err, wire.ErrTopicAuthorizationFailed) {
-		who := pe.Principal
-		if who == "" {
-			who = p.rt.certPrincipal
-		}
-		return &AuthorizationError{Topic: r.Topic, Op: "WRITE", Principal: who, Err: err}
-	}
-	return err
-}
-
 // Flush asks every partition to send what it holds now and waits until
 // every message accepted before the call has its result and its callback
 // has run (from a callback: until the results are known), or ctx ends.
 func (p *Producer) Flush(ctx context.Context) error {
-	// The write lock makes the switch to a new generation atomic with
-	// respect to acceptance: every message accepted before this point is
-	// counted in old or an older generation, and none is added to them later.
-	p.intake.Lock()
-	closed := p.closed
-	old := p.gen
-	if !closed {
-		p.gen = &flushGen{}
-		p.gen.prev.Store(old)
-		p.rt.sys.Root.Send(p.router, &actors.FlushNow{})
+	in := p.in
+	in.mu.Lock()
+	closed := in.closed
+	var old *flushGen
+	if closed == nil {
+		old = in.sealLocked()
 	}
-	p.intake.Unlock()
-	if closed {
-		return ErrClosed
+	in.mu.Unlock()
+	if closed != nil {
+		return closed
 	}
-	for g := old; g != nil; g = g.prev.Load() {
-		if err := g.known.wait(ctx); err != nil {
-			return fmt.Errorf("rustmq: flush: %w", err)
-		}
+	p.rt.sys.Root.Send(p.router, &actors.FlushNow{})
+	var err error
+	if p.delivery.onCallback() {
+		err = in.waitResolved(ctx, old)
+	} else {
+		err = in.waitGens(ctx, old)
 	}
-	if p.delivery.onDeliveryGoroutine() {
-		return nil
+	if err != nil {
+		return fmt.Errorf("rustmq: flush: %w", err)
 	}
-	for g := old; g != nil; g = g.prev.Load() {
-		if err := g.finished.wait(ctx); err != nil {
-			return fmt.Errorf("rustmq: flush: %w", err)
-		}
-	}
-	// Every generation up to old is complete for good: later Flush calls
-	// need not walk them.
-	old.prev.Store(nil)
 	return nil
 }
 
@@ -535,7 +537,7 @@ func (p *Producer) Close(ctx context.Context) error {
 		p.closeErr = p.close(ctx)
 		close(p.closeDone)
 	})
-	if first || p.delivery.onDeliveryGoroutine() {
+	if first || p.delivery.onCallback() {
 		return p.closeErr
 	}
 	select {
@@ -547,32 +549,49 @@ func (p *Producer) Close(ctx context.Context) error {
 }
 
 func (p *Producer) close(ctx context.Context) error {
-	p.intake.Lock()
-	p.closed = true
+	in := p.in
+	inCallback := p.delivery.onCallback()
+	p.closing.Store(true)
+	// The records still in the intake stay there: the router drains them
+	// on FlushNow before it flushes.
+	last := in.stop(ErrClosed)
 	p.rt.sys.Root.Send(p.router, &actors.FlushNow{})
-	p.intake.Unlock()
-	p.limiter.close()
 	var result error
-	if err := p.known.wait(ctx); err != nil {
+	wait := func(ctx context.Context) error {
+		if inCallback {
+			return in.waitResolved(ctx, last)
+		}
+		return in.waitGens(ctx, last)
+	}
+	if err := wait(ctx); err != nil {
 		result = fmt.Errorf("rustmq: close: %w", err)
-		done := make(chan struct{})
-		p.rt.sys.Root.Send(p.router, &actors.Abort{Err: fmt.Errorf("%w before the message was acknowledged: %w", ErrClosed, err), Done: done})
+		abortErr := fmt.Errorf("%w before the message was acknowledged: %w", ErrClosed, err)
 		grace, cancel := context.WithTimeout(context.Background(), abortGrace)
-		if p.known.wait(grace) != nil {
-			// Should never happen: the batchers fail what they hold as soon
-			// as they see Abort. If they could not within abortGrace, say so
-			// loudly rather than let the count vanish with the actors.
+		for {
+			done := make(chan struct{})
+			p.rt.sys.Root.Send(p.router, &actors.Abort{Err: abortErr, Done: done})
+			// The router answers at once; should it have failed on the
+			// order, the supervisor closes done and the order goes again.
+			try, stop := context.WithTimeout(grace, 500*time.Millisecond)
+			err := in.waitResolved(try, last)
+			stop()
+			if err == nil || grace.Err() != nil {
+				break
+			}
+		}
+		if in.waitResolved(grace, last) != nil {
 			p.rt.log.Error("rustmq: producer closed with messages whose results were never delivered",
-				"topic", p.topic, "messages", p.known.n.Load(), "grace", abortGrace)
+				"topic", p.topic, "grace", abortGrace)
 		}
 		cancel()
 	}
-	// The producers supervisor stops the router and says when it has seen
-	// it terminate (within ctx), so that a runtime shutdown afterwards does
-	// not stop it a second time: a Stop to a terminated actor is a dead
-	// letter. abortGrace bounds the wait should the supervisor be gone.
+	// The producers supervisor stops the producer actor (and its router and
+	// batchers) and says when it has seen it terminate, so that a runtime
+	// shutdown afterwards does not stop it a second time: a Stop to a
+	// terminated actor is a dead letter. abortGrace bounds the wait should
+	// the supervisor be gone.
 	stopped := make(chan struct{})
-	p.rt.sys.Root.Send(p.rt.producers, &actors.StopChild{PID: p.router, Done: stopped})
+	p.rt.sys.Root.Send(p.rt.producers, &actors.StopChild{PID: p.pid, Done: stopped})
 	grace := time.NewTimer(abortGrace)
 	select {
 	case <-stopped:
@@ -583,7 +602,7 @@ func (p *Producer) close(ctx context.Context) error {
 	p.rt.forget(p)
 	p.unregisterMetrics()
 	p.delivery.close()
-	if !p.delivery.onDeliveryGoroutine() {
+	if !inCallback {
 		select {
 		case <-p.delivery.done:
 		case <-ctx.Done():
@@ -599,7 +618,10 @@ func (p *Producer) close(ctx context.Context) error {
 type Metrics struct {
 	// Accepted, Delivered and Failed count messages.
 	Accepted, Delivered, Failed int64
-	// BufferedBytes and BufferedRecords are held now (accepted, no result).
+	// BufferedBytes and BufferedRecords are held now: accepted, and their
+	// result not final (for SendAsync, the callback not returned).
+	// BufferedBytes counts each message's encoded size plus its
+	// bookkeeping (see ProducerConfig.MaxBufferedBytes).
 	BufferedBytes, BufferedRecords int64
 	// BatchesSent, RecordsSent and BytesSent count produce requests written,
 	// retries included.
@@ -627,9 +649,12 @@ type Metrics struct {
 // Metrics returns a snapshot of the producer's counters.
 func (p *Producer) Metrics() Metrics {
 	c := &p.counters
+	p.in.mu.Lock()
+	accepted, bytes, recs := p.in.accepted, p.in.bytes, p.in.count
+	p.in.mu.Unlock()
 	return Metrics{
-		Accepted: p.accepted.Load(), Delivered: p.delivered.Load(), Failed: p.failed.Load(),
-		BufferedBytes: p.limiter.bytes.Load(), BufferedRecords: p.limiter.recs.Load(),
+		Accepted: accepted, Delivered: p.delivered.Load(), Failed: p.failed.Load(),
+		BufferedBytes: bytes, BufferedRecords: recs,
 		BatchesSent: c.BatchesSent.Load(), RecordsSent: c.RecordsSent.Load(), BytesSent: c.BytesSent.Load(),
 		Retries: c.Retries.Load(), InFlight: c.InFlight.Load(), ProducerIDResets: c.ProducerIDResets.Load(),
 		CompressedIn: c.CompressedIn.Load(), CompressedOut: c.CompressedOut.Load(),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,8 @@ type Runtime struct {
 	// certPrincipal is the common name of the client certificate, which a
 	// broker takes as the principal under mTLS without Authenticate.
 	certPrincipal string
+	// hooks are the tests' (see Config.hooks); nil otherwise.
+	hooks *testHooks
 
 	mu        sync.Mutex
 	live      map[*Producer]struct{}
@@ -69,6 +72,14 @@ type BrokerHealth struct {
 	Principal string
 	// ALPN is the negotiated application protocol ("" without ALPN).
 	ALPN string
+	// Features are the extensions of this project the broker serves, as
+	// it listed them in its answer to the capabilities probe run on each
+	// new connection ("idempotence", "reorder-window", "authenticate",
+	// "whole-requests").
+	Features []string
+	// Upstream says the broker did not answer the probe, as upstream
+	// RustMQ does not: it serves none of the extensions.
+	Upstream bool
 }
 
 const tracerName = "github.com/rustmq/rustmq-go/runtime"
@@ -114,6 +125,7 @@ func New(cfg Config) (*Runtime, error) {
 		opts = append(opts, actor.WithMetricProviders(mp))
 	}
 	r := &Runtime{
+		hooks:  cfg.hooks,
 		cfg:    cfg,
 		sys:    actor.NewActorSystem(opts...),
 		health: actors.NewHealthRegistry(),
@@ -139,28 +151,42 @@ func New(cfg Config) (*Runtime, error) {
 		}
 		return c, nil
 	}
-	// The top-level supervisor sits under the root guardian so that our
-	// strategies, not protoactor's default, govern everything below it.
-	top, err := r.sys.Root.SpawnNamed(actors.NewParentProps(supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log})), "rustmq")
+	// Every actor is below the top-level supervisor, which has a guardian
+	// of our own, so that this package's strategies, not protoactor's
+	// default, decide about all of them. The supervisors (top,
+	// connections, producers, and each producer's actor) hold nothing a
+	// failed message could leave half changed, and restarting one would
+	// stop all its children first: they are resumed. The metadata actor
+	// is restarted, its state kept (see actors.NewMetadataProps).
+	resume := supervision.NewStrategy(supervision.Config{Decider: supervision.ResumeDecider, MaxRestarts: -1, Logger: log})
+	restart := supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log,
+		Backoff: supervision.Backoff{Initial: 10 * time.Millisecond, Max: time.Second, Jitter: true}})
+	topProps := actors.NewParentProps(supervision.PerChild(func(child *actor.PID) actor.SupervisorStrategy {
+		if strings.HasSuffix(child.Id, "/metadata") {
+			return restart
+		}
+		return resume
+	}), append([]actor.PropsOption{actor.WithGuardian(resume)}, r.propsOptions()...)...)
+	top, err := r.sys.Root.SpawnNamed(topProps, "rustmq")
 	if err != nil {
 		r.sys.Shutdown()
 		return nil, fmt.Errorf("rustmq: start actor system: %w", err)
 	}
 	r.top = top
-	connProps := func(addr string) *actor.Props {
-		return actors.NewConnProps(actors.ConnConfig{
+	connConfig := func(addr string) actors.ConnConfig {
+		return actors.ConnConfig{
 			Addr: addr, Dial: dial, ConnectTimeout: cfg.ConnectTimeout,
 			HealthInterval: cfg.HealthInterval, Health: r.health, Logger: log,
-		})
+		}
 	}
 	steps := []struct {
 		name  string
 		props *actor.Props
 		pid   **actor.PID
 	}{
-		{"connections", actors.NewConnSupervisorProps(supervision.NewStrategy(r.connSupervision()), connProps), &r.conns},
-		{"producers", actors.NewParentProps(supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log})), &r.producers},
-		{"readers", actors.NewParentProps(supervision.NewStrategy(supervision.Config{MaxRestarts: -1, Logger: log})), &r.readers},
+		{"connections", actors.NewConnSupervisorProps(supervision.NewStrategy(r.connSupervision()), connConfig, r.propsOptions()...), &r.conns},
+		{"producers", actors.NewParentProps(resume, r.propsOptions()...), &r.producers},
+		{"readers", actors.NewParentProps(resume, r.propsOptions()...), &r.readers},
 	}
 	for _, s := range steps {
 		if *s.pid, err = r.spawn(top, s.props, s.name); err != nil {
@@ -176,7 +202,7 @@ func New(cfg Config) (*Runtime, error) {
 		Bootstrap: cfg.Brokers, StaticPartitions: cfg.StaticPartitions, RefreshInterval: refresh,
 		RequestTimeout: cfg.RequestTimeout, RetryBackoff: cfg.RetryBackoff, ConnSupervisor: r.conns,
 		Health: r.health, Logger: log,
-	}), "metadata")
+	}, r.propsOptions()...), "metadata")
 	if err != nil {
 		r.shutdown()
 		return nil, err
@@ -205,7 +231,7 @@ func (r *Runtime) Health() []BrokerHealth {
 	out := make([]BrokerHealth, len(snap))
 	for i, b := range snap {
 		out[i] = BrokerHealth{Addr: b.Addr, State: b.State.String(), LastError: b.LastError, Restarts: b.Restarts,
-			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN}
+			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN, Features: b.Features, Upstream: b.Upstream}
 	}
 	return out
 }
@@ -234,13 +260,22 @@ func (r *Runtime) CreateProducer(topic string, cfg ProducerConfig) (*Producer, e
 			return nil, err
 		}
 	}
-	pid, err := r.spawn(r.producers, p.routerProps(), name)
+	ready := make(chan *actor.PID, 1)
+	pid, err := r.spawn(r.producers, p.actorProps(ready), name)
 	if err != nil {
 		p.unregisterMetrics()
 		p.delivery.close()
 		return nil, err
 	}
-	p.router = pid
+	p.pid = pid
+	select {
+	case p.router = <-ready:
+	case <-time.After(10 * time.Second):
+		r.sys.Root.Stop(pid)
+		p.unregisterMetrics()
+		p.delivery.close()
+		return nil, fmt.Errorf("rustmq: spawn %s: its router never started", name)
+	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

@@ -62,112 +62,77 @@ func (p *Producer) createSpecOf(topic string) *createSpec {
 	return s
 }
 
-// tpHeader holds a message's traceparent header and its value in one
-// allocation, for the common message without headers of its own.
-type tpHeader struct {
-	hs [1]Header
-	tp [55]byte
-}
-
 // startCreateSpan starts the message's "create <topic>" span (kind PRODUCER)
-// under the caller's span and writes its context into the record's headers
-// as W3C traceparent (and tracestate when there is one), unless the message
-// already has a traceparent header. An unsampled span's context is written
-// too, with the sampled flag clear, so that downstream services keep the
-// trace and its decision. Unsampled, the cost is the SDK's Start and one
-// allocation for the header; attributes are set only on recording spans.
-func (p *Producer) startCreateSpan(ctx context.Context, e *envelope) {
-	spec := p.createSpecOf(e.rec.Topic)
+// under the caller's span and arranges for its context to be written into
+// the record's headers as W3C traceparent (and tracestate when there is
+// one), unless the message already has a traceparent header.
+//
+// A span that does not record is ended at once and costs no more than the
+// tracer's Start. Its context is still written, with the sampled flag
+// clear, when the caller's context carries a trace, so that downstream
+// services keep that trace's decision; an unsampled root, which no backend
+// will ever hold a span of, writes nothing. The attributes are set only on
+// spans that record.
+func (p *Producer) startCreateSpan(ctx context.Context, e *envelope, topic string) {
+	spec := p.createSpecOf(topic)
 	_, span := p.tracer.Start(ctx, spec.name, createStartOptions...)
-	e.span = span
 	sc := span.SpanContext()
-	e.rec.Span = sc
 	if span.IsRecording() {
 		span.SetAttributes(spec.attrs...)
-	}
-	if !sc.IsValid() {
-		return
-	}
-	hs := e.rec.Wire.Headers
-	if len(hs) == 0 && sc.TraceState().Len() == 0 {
-		h := &tpHeader{}
-		h.hs[0] = Header{Key: wire.HeaderTraceparent, Value: appendTraceparent(h.tp[:0], sc)}
-		e.rec.Wire.Headers = h.hs[:]
-		return
-	}
-	if _, has := wire.HeaderValue(hs, wire.HeaderTraceparent); has {
-		return
-	}
-	out := make([]Header, len(hs), len(hs)+2)
-	copy(out, hs)
-	out = append(out, Header{Key: wire.HeaderTraceparent, Value: traceparent(sc)})
-	if ts := sc.TraceState(); ts.Len() > 0 {
-		if _, has := wire.HeaderValue(hs, "tracestate"); !has {
-			out = append(out, Header{Key: "tracestate", Value: []byte(ts.String())})
+		x := p.ext(e)
+		x.span = span
+		e.rec.Flags |= actors.FlagTraced | actors.FlagSampled
+		if sc.IsValid() && !hasTraceparent(e.msg.Headers) {
+			x.trace = sc
 		}
+		return
 	}
-	e.rec.Wire.Headers = out
+	span.End()
+	if !sc.IsValid() || !trace.SpanContextFromContext(ctx).IsValid() {
+		return
+	}
+	e.rec.Flags |= actors.FlagTraced
+	if !hasTraceparent(e.msg.Headers) {
+		p.ext(e).trace = sc
+	}
 }
 
-// traceparent encodes sc as a W3C traceparent value (version 00).
-func traceparent(sc trace.SpanContext) []byte {
-	return appendTraceparent(make([]byte, 0, 55), sc)
-}
-
-// appendTraceparent appends sc's W3C traceparent value (55 bytes) to buf.
-func appendTraceparent(buf []byte, sc trace.SpanContext) []byte {
-	const hexDigits = "0123456789abcdef"
-	buf = append(buf, "00-"...)
-	tid, sid := sc.TraceID(), sc.SpanID()
-	for _, c := range tid {
-		buf = append(buf, hexDigits[c>>4], hexDigits[c&15])
-	}
-	buf = append(buf, '-')
-	for _, c := range sid {
-		buf = append(buf, hexDigits[c>>4], hexDigits[c&15])
-	}
-	flags := byte(sc.TraceFlags()) & byte(trace.FlagsSampled)
-	return append(buf, '-', '0', hexDigits[flags])
+func hasTraceparent(hs []Header) bool {
+	_, has := wire.HeaderValue(hs, wire.HeaderTraceparent)
+	return has
 }
 
 // AttrOffset is the attribute of a create span holding the offset the
 // broker gave the message.
 const AttrOffset = "messaging.rustmq.message.offset"
 
-// CreateSpan implements actors.SpanHolder: the stages add their events to
-// the message's create span through it.
-func (e *envelope) CreateSpan() trace.Span { return e.span }
-
-// endCreateSpan ends the create span with the message's outcome: the
+// endCreateSpan ends a create span with the message's outcome: the
 // partition and offset, or the error (error.type, status and an exception
 // event).
-func (p *Producer) endCreateSpan(e *envelope) {
-	if e.span.IsRecording() {
-		if e.res.Partition >= 0 {
-			e.span.SetAttributes(attribute.String(actors.AttrDestinationPartitionID, strconv.Itoa(int(e.res.Partition))))
-		}
-		if e.res.Err != nil {
-			e.span.SetAttributes(attribute.String(actors.AttrErrorType, errorTypeOf(e.res.Err)))
-			e.span.SetStatus(codes.Error, e.res.Err.Error())
-			e.span.RecordError(e.res.Err)
-		} else if e.res.Offset >= 0 {
-			e.span.SetAttributes(attribute.Int64(AttrOffset, e.res.Offset))
-		}
+func (p *Producer) endCreateSpan(span trace.Span, partition int32, offset int64, err error) {
+	if partition >= 0 {
+		span.SetAttributes(attribute.String(actors.AttrDestinationPartitionID, strconv.Itoa(int(partition))))
 	}
-	e.span.End()
+	if err != nil {
+		span.SetAttributes(attribute.String(actors.AttrErrorType, errorTypeOf(err)))
+		span.SetStatus(codes.Error, err.Error())
+		span.RecordError(err)
+	} else if offset >= 0 {
+		span.SetAttributes(attribute.Int64(AttrOffset, offset))
+	}
+	span.End()
 }
 
 // abandonSpan ends the create span of a message that was never accepted.
 func (p *Producer) abandonSpan(e *envelope, err error) {
-	if e == nil || e.span == nil {
+	if e == nil || e.ext == nil || e.ext.span == nil {
 		return
 	}
-	if e.span.IsRecording() {
-		e.span.SetAttributes(attribute.String(actors.AttrErrorType, errorTypeOf(err)))
-		e.span.SetStatus(codes.Error, err.Error())
-	}
-	e.span.End()
-	e.span = nil
+	span := e.ext.span
+	span.SetAttributes(attribute.String(actors.AttrErrorType, errorTypeOf(err)))
+	span.SetStatus(codes.Error, err.Error())
+	span.End()
+	e.ext.span = nil
 }
 
 // errorTypeOf names an error's class for error.type: a broker code's name,

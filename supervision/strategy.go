@@ -86,7 +86,12 @@ func NewStrategy(cfg Config) actor.SupervisorStrategy {
 // HandleFailure implements actor.SupervisorStrategy. protoactor calls it on
 // the supervisor's goroutine when child panicked with reason while handling
 // message; rs identifies the child across restarts.
+//
+// Before deciding, it answers message with a [PanicError] when message is a
+// [Replier], so that its sender is not left waiting for an answer the
+// failed child will never give.
 func (s *Strategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, message any) {
+	replyFailed(sys, message, &PanicError{Actor: pidString(child), Reason: reason}, s.cfg.Logger)
 	directive := s.cfg.Decider(reason)
 	key := recordKey(child, rs)
 	switch directive {

@@ -1,0 +1,171 @@
+package actors
+
+import (
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// partition is the buffer between a producer's router and the batcher of
+// one topic-partition, and the batcher's state that must outlive its
+// restarts. The router encodes records into the open batch under mu; the
+// batcher takes closed batches (and the open one once it has lingered)
+// under mu when it has a request slot. The router wakes the batcher with
+// one message per new or filled batch, not per record: signaled says a
+// wake-up is on its way and nothing needs sending until the batcher has
+// taken what it was woken for.
+type partition struct {
+	topic  string
+	id     int32
+	limits *batchLimits
+	head   []byte // request head of its batches
+
+	mu       sync.Mutex
+	open     *batch
+	ready    []*batch // closed (full) batches, oldest first
+	signaled bool
+	// gone is set when the batcher stopped for good: it has failed what
+	// it held, and the router starts a new partition for later records.
+	gone bool
+
+	// The router's (its goroutine only).
+	batcher  *actor.PID
+	spawning bool
+
+	// The batcher's (its goroutine only), kept across its restarts.
+	run batcherRun
+}
+
+// batchLimits are what closes a batch, shared by a producer's partitions.
+type batchLimits struct {
+	size, bytes int // records and record bytes of one batch
+	idem        bool
+}
+
+func newPartition(topic string, id int32, limits *batchLimits) *partition {
+	return &partition{topic: topic, id: id, limits: limits, head: requestHead(topic, id)}
+}
+
+// appendRec encodes r into the open batch, closing it first when r would
+// not fit, and reports whether the batcher must be woken (and whether r
+// was taken at all: not when the partition is gone).
+func (p *partition) appendRec(r *Record, parts *RecordParts) (wake, ok bool) {
+	size := PartsSize(parts, false)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone {
+		return false, false
+	}
+	news := false
+	bt := p.open
+	if bt != nil && len(bt.recs) > 0 && (len(bt.recs) >= p.limits.size || bt.bytes+size > p.limits.bytes) {
+		p.ready = append(p.ready, bt)
+		bt, news = nil, true
+	}
+	if bt == nil {
+		bt = newBatch(p.head, time.Now())
+		p.open, news = bt, true
+	}
+	if len(bt.recs) == 0 && p.limits.idem {
+		size += idemHeadersSize
+	}
+	bt.add(r, parts, size, p.limits.idem)
+	if len(bt.recs) >= p.limits.size {
+		p.ready = append(p.ready, bt)
+		p.open, news = nil, true
+	}
+	if news && !p.signaled {
+		p.signaled = true
+		return true, true
+	}
+	return false, true
+}
+
+// markFlush asks that the open batch be sent without lingering, and
+// reports whether the batcher must be woken for it.
+func (p *partition) markFlush() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open == nil {
+		return len(p.ready) > 0
+	}
+	p.open.flush = true
+	return true
+}
+
+// take moves up to n batches to the batcher: the closed ones, then the open
+// one when it may go now (no Linger, lingered long enough, or flushed). It
+// returns how long the open batch still wants to linger when it stays (0
+// when there is none or it may go once a slot frees).
+func (p *partition) take(dst []*batch, n int, now time.Time, linger time.Duration) ([]*batch, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.signaled = false
+	for n > 0 && len(p.ready) > 0 {
+		dst = append(dst, p.ready[0])
+		p.ready[0] = nil
+		p.ready = p.ready[1:]
+		n--
+	}
+	if len(p.ready) == 0 {
+		p.ready = p.ready[:0:0]
+	}
+	bt := p.open
+	if bt == nil || len(bt.recs) == 0 {
+		return dst, 0
+	}
+	waited := now.Sub(bt.opened)
+	if bt.flush || linger <= 0 || waited >= linger {
+		if n > 0 {
+			dst = append(dst, bt)
+			p.open = nil
+		}
+		return dst, 0
+	}
+	return dst, linger - waited
+}
+
+// takeAll empties the buffer; with gone, later appends are refused.
+func (p *partition) takeAll(gone bool) []*batch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.ready
+	p.ready = nil
+	if p.open != nil && len(p.open.recs) > 0 {
+		out = append(out, p.open)
+	}
+	p.open = nil
+	p.signaled = false
+	if gone {
+		p.gone = true
+	}
+	return out
+}
+
+// buffered reports whether records wait in the buffer.
+func (p *partition) buffered() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ready) > 0 || (p.open != nil && len(p.open.recs) > 0)
+}
+
+// oldestDeadline returns the earliest delivery deadline of the buffered
+// records and whether any of them has a context that can end.
+func (p *partition) oldestDeadline() (deadline int64, ctxs bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, bt := range p.ready {
+		if bt.deadline != 0 && (deadline == 0 || bt.deadline < deadline) {
+			deadline = bt.deadline
+		}
+		ctxs = ctxs || bt.ctxRecs > 0
+	}
+	if bt := p.open; bt != nil {
+		if bt.deadline != 0 && (deadline == 0 || bt.deadline < deadline) {
+			deadline = bt.deadline
+		}
+		ctxs = ctxs || bt.ctxRecs > 0
+	}
+	return deadline, ctxs
+}

@@ -1,0 +1,220 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rustmq/rustmq-go/actors"
+	"github.com/rustmq/rustmq-go/transport/wire"
+)
+
+// envelope is one accepted message's state from acceptance to result. It is
+// small on purpose (64 bytes with its allocation class): what only some
+// messages need (a context that can end, a compressed value, a span, a
+// synchronous waiter) is in ext, allocated for those alone. SendAsync
+// envelopes are pooled; Send and SendBatch ones are not, because their
+// caller may still read the result when the envelope's work is done.
+type envelope struct {
+	rec actors.Record // must stay the first field: see envOf
+	cb  func(*Result, error)
+	msg *Message
+	gen *flushGen
+	ext *envExt
+}
+
+type envExt struct {
+	ctx   context.Context   // the caller's, when it can end
+	value []byte            // the compressed value; nil when not compressed
+	span  trace.Span        // the create span, when it records
+	trace trace.SpanContext // written as traceparent when valid
+	// Send and SendBatch: the result, final once done is closed.
+	done chan struct{}
+	res  Result
+}
+
+// The actors see &e.rec; envOf turns it back into its envelope. rec is the
+// first field, so both pointers are the same address.
+var _ [0]struct{} = [unsafe.Offsetof(envelope{}.rec)]struct{}{}
+
+func envOf(r *actors.Record) *envelope { return (*envelope)(unsafe.Pointer(r)) }
+
+var envPool = sync.Pool{New: func() any { return new(envelope) }}
+
+// recycle returns a SendAsync envelope to the pool after its callback.
+func (p *Producer) recycle(e *envelope) {
+	*e = envelope{}
+	envPool.Put(e)
+}
+
+// envelopeOverhead is what the producer counts against MaxBufferedBytes
+// for every message besides its encoded size: the envelope (64 bytes), its
+// slot in the batch and in the callback queue (8 and 32), the partition's
+// share of a batch's bookkeeping, rounded up. extOverhead is added for a
+// message with a context that can end, a compressed value, a span or a
+// synchronous caller (the ext block); spanOverhead for a create span that
+// records, an estimate of what the OpenTelemetry SDK keeps per span.
+const (
+	envelopeOverhead = 128
+	extOverhead      = 160
+	spanOverhead     = 1024
+)
+
+func (p *Producer) topicOf(m *Message) string {
+	if m.Topic != "" {
+		return m.Topic
+	}
+	return p.topic
+}
+
+// timestampOf returns the record timestamp of e in Unix milliseconds: the
+// message's, or its acceptance time (the delivery deadline less the
+// delivery timeout, which is never zero).
+func (p *Producer) timestampOf(e *envelope) int64 {
+	if ts := e.msg.Timestamp; !ts.IsZero() {
+		return ts.UnixMilli()
+	}
+	return (e.rec.Deadline - int64(p.cfg.DeliveryTimeout)) / int64(time.Millisecond)
+}
+
+// source is the producer's actors.Source; a type of its own so that its
+// methods are not part of Producer's API.
+type source struct{ p *Producer }
+
+var _ actors.Source = source{}
+
+// Drain implements actors.Source.
+func (s source) Drain(dst []*actors.Record) []*actors.Record { return s.p.in.drain(dst) }
+
+// Topic implements actors.Source.
+func (s source) Topic(r *actors.Record) string { return s.p.topicOf(envOf(r).msg) }
+
+// Parts implements actors.Source.
+func (s source) Parts(r *actors.Record) actors.RecordParts {
+	if h := s.p.rt.hooks; h != nil && h.parts != nil {
+		h.parts(envOf(r).msg)
+	}
+	return s.p.partsOf(envOf(r))
+}
+
+// partsOf returns e's contents for the wire.
+func (p *Producer) partsOf(e *envelope) actors.RecordParts {
+	m := e.msg
+	pt := actors.RecordParts{Key: m.Key, Keyed: m.Key != nil, Value: m.Payload, Headers: m.Headers, Timestamp: p.timestampOf(e)}
+	if x := e.ext; x != nil {
+		if x.value != nil {
+			pt.Value, pt.Codec = x.value, p.codecName
+		}
+		pt.Trace = x.trace
+	}
+	return pt
+}
+
+// Cancelled implements actors.Source.
+func (s source) Cancelled(r *actors.Record) error {
+	if x := envOf(r).ext; x != nil {
+		return actors.ContextCause(x.ctx)
+	}
+	return nil
+}
+
+// SpanContext implements actors.Source.
+func (s source) SpanContext(r *actors.Record) trace.SpanContext {
+	if x := envOf(r).ext; x != nil {
+		if x.span != nil {
+			return x.span.SpanContext()
+		}
+		return x.trace
+	}
+	return trace.SpanContext{}
+}
+
+// CreateSpan implements actors.Source.
+func (s source) CreateSpan(r *actors.Record) trace.Span {
+	if x := envOf(r).ext; x != nil {
+		return x.span
+	}
+	return nil
+}
+
+// Deliver implements actors.Source: it completes Send and SendBatch
+// messages at once (their space is released now), and queues SendAsync
+// ones for their callbacks (their space is released after the callback).
+func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
+	if len(recs) == 0 {
+		return
+	}
+	p := s.p
+	err := o.Err
+	if err != nil {
+		err = p.mapErr(envOf(recs[0]).msg, err)
+	}
+	var rel release
+	var queued release
+	var async []delivered
+	for i, r := range recs {
+		e := envOf(r)
+		e.rec.Partition = o.Partition
+		off := int64(-1)
+		if err == nil && o.Base >= 0 {
+			off = o.Base + int64(i)
+		}
+		x := e.ext
+		if x != nil && x.span != nil {
+			p.endCreateSpan(x.span, o.Partition, off, err)
+		}
+		if e.cb != nil {
+			if async == nil {
+				async = make([]delivered, 0, len(recs)-i)
+			}
+			async = append(async, delivered{e: e, offset: off, err: err})
+			queued.add(e.gen, 0, 0)
+			continue
+		}
+		rel.add(e.gen, int64(e.rec.Size), 1)
+		x.res = Result{Topic: p.topicOf(e.msg), Partition: o.Partition, Offset: off,
+			Timestamp: time.UnixMilli(p.timestampOf(e)), Message: e.msg, Err: err}
+		close(x.done)
+	}
+	if err == nil {
+		p.delivered.Add(int64(len(recs)))
+	} else {
+		p.failed.Add(int64(len(recs)))
+	}
+	in := p.in
+	in.mu.Lock()
+	if rel.msgs > 0 {
+		in.releaseLocked(rel.bytes, rel.recs)
+		for _, gc := range rel.more {
+			in.finishLocked(gc.g, gc.n, false)
+		}
+		in.finishLocked(rel.gen, rel.genN, false)
+	}
+	if queued.msgs > 0 {
+		for _, gc := range queued.more {
+			in.queueLocked(gc.g, gc.n)
+		}
+		in.queueLocked(queued.gen, queued.genN)
+	}
+	in.mu.Unlock()
+	if len(async) > 0 {
+		p.delivery.push(async)
+	}
+}
+
+// mapErr turns an actor-level failure into the runtime's public errors.
+func (p *Producer) mapErr(m *Message, err error) error {
+	var pe *actors.ProduceError
+	if errors.As(err, &pe) && errors.Is(err, wire.ErrTopicAuthorizationFailed) {
+		who := pe.Principal
+		if who == "" {
+			who = p.rt.certPrincipal
+		}
+		return &AuthorizationError{Topic: p.topicOf(m), Op: "WRITE", Principal: who, Err: err}
+	}
+	return err
+}

@@ -3,6 +3,7 @@ package supervision_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -65,8 +66,18 @@ func TestPerChildStrategy(t *testing.T) {
 		return restart
 	})
 	_, kids := family(t, sys, strategy, "keeper", childProps("keeper", notes), "fresh", childProps("fresh", notes))
-	nextNote(t, notes, "keeper", "started")
-	nextNote(t, notes, "fresh", "started")
+	// The two children start in either order.
+	started := map[string]bool{}
+	for len(started) < 2 {
+		select {
+		case n := <-notes:
+			if n.kind == "started" {
+				started[n.name] = true
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("children started: %v, want keeper and fresh", started)
+		}
+	}
 	sys.Root.Send(kids["fresh"], &crash{reason: "x"})
 	if n := nextNote(t, notes, "fresh", "started"); n.incarnation != 2 {
 		t.Fatalf("fresh restarted as incarnation %d", n.incarnation)

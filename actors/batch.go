@@ -51,6 +51,12 @@ type batch struct {
 	attrs      attribute.Set // of the attempt's measurements
 	span       trace.Span
 
+	// refs counts who may still read the batch: the batcher (or the buffer
+	// holding it) and every request goroutine or mailbox request still
+	// carrying it. Only the last to let go returns it to the pool, so that
+	// a straggling request never sees it reused.
+	refs atomic.Int32
+
 	// owner decides who completes the attempt in flight: it holds the
 	// attempt's request id while it is out, and whoever swaps it first —
 	// the request's goroutine delivering a success (to claimed), or the
@@ -64,17 +70,27 @@ const claimed = ^uint64(0)
 
 var batchPool = sync.Pool{New: func() any { return new(batch) }}
 
-// newBatch returns an empty batch whose body starts with head.
-func newBatch(head []byte, now time.Time) *batch {
+// newBatch returns an empty batch whose body starts with head and has room
+// for hint bytes: appending records to a body that grows as it goes would
+// copy it over and over.
+func newBatch(head []byte, now time.Time, hint int) *batch {
 	bt := batchPool.Get().(*batch)
+	if cap(bt.body) < hint {
+		bt.body = make([]byte, 0, hint)
+	}
 	bt.body = append(bt.body[:0], head...)
 	bt.opened = now
+	bt.refs.Store(1)
 	return bt
 }
 
-// recycle returns bt to the pool once nothing refers to it any more: its
-// records delivered, no request in flight.
+// recycle lets go of one reference to bt (the holder's: its records
+// delivered or failed, or a request's outcome handled) and returns it to
+// the pool when it was the last.
 func recycle(bt *batch) {
+	if bt.refs.Add(-1) != 0 {
+		return
+	}
 	clear(bt.recs)
 	recs, body := bt.recs[:0], bt.body[:0]
 	if cap(body) > 4<<20 {
@@ -84,6 +100,10 @@ func recycle(bt *batch) {
 	bt.recs, bt.body = recs, body
 	batchPool.Put(bt)
 }
+
+// reqIDs numbers every request of every batcher, so that an answer can
+// never be taken for another request's.
+var reqIDs atomic.Uint64
 
 // add appends r, encoded from p with size bytes (the idempotence headers
 // included on a first idempotent record), to bt.

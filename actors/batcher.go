@@ -102,15 +102,17 @@ type BatcherConfig struct {
 // (the batches taken, their stamps) and the sequence it keeps. It lives in
 // the partition and is only touched from the batcher's goroutine.
 type batcherRun struct {
-	started   bool
-	batches   []*batch // sent at least once and not completed, in sequence order
-	pending   []*batch // taken from the buffer by a sweep, not sent yet
-	stalled   bool
-	pid       uint64
-	nextSeq   uint64
-	ackedEnd  uint64 // sequence after the last acknowledged record of pid
-	nextReqID uint64
-	aborted   error
+	started  bool
+	batches  []*batch // sent at least once and not completed, in sequence order
+	pending  []*batch // taken from the buffer by a sweep, not sent yet
+	stalled  bool
+	pid      uint64
+	nextSeq  uint64
+	ackedEnd uint64 // sequence after the last acknowledged record of pid
+	aborted  error
+	// viaActor are the attempts sent through the connection actor's
+	// mailbox, by request id, until their answer comes.
+	viaActor map[uint64]*batch
 	// watched is the connection actor watched (the last leader): the watch
 	// outlives an incarnation, and must be undone when the batcher stops.
 	watched *actor.PID
@@ -378,6 +380,9 @@ func (b *batcher) onTerminated(m *actor.Terminated) {
 			b.failed(bt, err, "", false)
 		}
 	}
+	// Their answers will never come: the references they hold are left to
+	// the garbage collector (the actor's goroutines may still read them).
+	clear(b.run.viaActor)
 	b.askLeader(true)
 	b.progress()
 }
@@ -546,8 +551,7 @@ func (b *batcher) restamp(bt *batch) {
 
 func (b *batcher) send(bt *batch, now time.Time) {
 	r := b.run
-	r.nextReqID++
-	bt.reqID = r.nextReqID
+	bt.reqID = reqIDs.Add(1)
 	bt.inFlight = true
 	bt.sends++
 	bt.addr = b.leaderAddr
@@ -564,12 +568,17 @@ func (b *batcher) send(bt *batch, now time.Time) {
 		}
 	}
 	deadline := now.Add(b.cfg.RequestTimeout)
+	bt.refs.Add(1) // the request's, until its answer is handled
 	if live := b.link.Live(); live != nil {
 		bt.viaActor = false
 		go runRequest(&b.cfg, b.sys, b.self, live, bt, bt.reqID, deadline, span)
 		return
 	}
 	bt.viaActor = true
+	if r.viaActor == nil {
+		r.viaActor = make(map[uint64]*batch)
+	}
+	r.viaActor[bt.reqID] = bt
 	b.sys.Root.Send(b.leader, &Request{
 		ReqType:  wire.TypeProduce,
 		Body:     bt.body,
@@ -636,15 +645,6 @@ func successOutcome(partition int32, base uint64, acksNone bool) Outcome {
 	return o
 }
 
-func (b *batcher) find(reqID uint64) *batch {
-	for _, bt := range b.run.batches {
-		if bt.inFlight && bt.reqID == reqID {
-			return bt
-		}
-	}
-	return nil
-}
-
 // finishRequest records the outcome of bt's request in flight (err nil on
 // success) and forgets the request.
 func (b *batcher) finishRequest(bt *batch, err error) {
@@ -654,6 +654,7 @@ func (b *batcher) finishRequest(bt *batch, err error) {
 
 func (b *batcher) onDone(m *reqDone) {
 	bt := m.bt
+	defer recycle(bt) // the request's reference
 	if !bt.inFlight || bt.reqID != m.reqID {
 		return // an attempt the batcher already gave up on
 	}
@@ -674,8 +675,13 @@ func (b *batcher) onDone(m *reqDone) {
 // onResponse handles the answer to an attempt that went through the
 // connection actor's mailbox.
 func (b *batcher) onResponse(m *Response) {
-	bt := b.find(m.ID)
-	if bt == nil || !bt.viaActor {
+	bt := b.run.viaActor[m.ID]
+	if bt == nil {
+		return
+	}
+	delete(b.run.viaActor, m.ID)
+	defer recycle(bt) // the request's reference
+	if !bt.inFlight || bt.reqID != m.ID {
 		return // an answer to an attempt already given up on
 	}
 	base, err := parseProduce(m.Body, m.Err)

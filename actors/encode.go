@@ -20,10 +20,12 @@ import (
 // with zero values that are patched in place when the batch is stamped (and
 // again if it is ever restamped), so the body is never re-encoded for it.
 
-// idemHeadersSize is what the rmq-pid and rmq-seq headers (eight-byte
-// values) add to a record: two header entries plus their key and value
-// lengths.
-const idemHeadersSize = 2*(8+8+8) + len(wire.HeaderProducerID) + len(wire.HeaderSequence)
+// IdempotenceHeadersSize is what the rmq-pid and rmq-seq headers
+// (eight-byte values) add to the first record of an idempotent batch: two
+// header entries with their key and value lengths.
+const IdempotenceHeadersSize = 2*(8+8+8) + len(wire.HeaderProducerID) + len(wire.HeaderSequence)
+
+const idemHeadersSize = IdempotenceHeadersSize
 
 // Offsets of the stamped values from the end of an idempotent first
 // record: its last bytes are [..., rmq-pid value, len, "rmq-seq", len,

@@ -20,6 +20,9 @@ type partition struct {
 	id     int32
 	limits *batchLimits
 	head   []byte // request head of its batches
+	// hint is the body size of its largest closed batch (plus room for the
+	// trailer), what a new batch's body is given from the start.
+	hint int
 
 	mu       sync.Mutex
 	open     *batch
@@ -47,40 +50,60 @@ func newPartition(topic string, id int32, limits *batchLimits) *partition {
 	return &partition{topic: topic, id: id, limits: limits, head: requestHead(topic, id)}
 }
 
-// appendRec encodes r into the open batch, closing it first when r would
-// not fit, and reports whether the batcher must be woken (and whether r
-// was taken at all: not when the partition is gone).
-func (p *partition) appendRec(r *Record, parts *RecordParts) (wake, ok bool) {
-	size := PartsSize(parts, false)
+// appendRecs encodes recs into the open batch, in order, closing it (and
+// opening another) when the next record would not fit. It calls each(k)
+// before record k, reports how many records it took (all of them, unless
+// the partition is gone) and whether the batcher must be woken.
+func (p *partition) appendRecs(recs []*Record, src Source, each func(k int)) (wake bool, taken int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.gone {
-		return false, false
+		return false, 0
 	}
 	news := false
-	bt := p.open
-	if bt != nil && len(bt.recs) > 0 && (len(bt.recs) >= p.limits.size || bt.bytes+size > p.limits.bytes) {
-		p.ready = append(p.ready, bt)
-		bt, news = nil, true
-	}
-	if bt == nil {
-		bt = newBatch(p.head, time.Now())
-		p.open, news = bt, true
-	}
-	if len(bt.recs) == 0 && p.limits.idem {
-		size += idemHeadersSize
-	}
-	bt.add(r, parts, size, p.limits.idem)
-	if len(bt.recs) >= p.limits.size {
-		p.ready = append(p.ready, bt)
-		p.open, news = nil, true
+	for k, r := range recs {
+		each(k)
+		parts := src.Parts(r)
+		size := PartsSize(&parts, false)
+		bt := p.open
+		if bt != nil && len(bt.recs) > 0 && (len(bt.recs) >= p.limits.size || bt.bytes+size > p.limits.bytes) {
+			p.closeOpen()
+			bt, news = nil, true
+		}
+		if bt == nil {
+			bt = newBatch(p.head, time.Now(), p.hint)
+			p.open, news = bt, true
+		}
+		if len(bt.recs) == 0 && p.limits.idem {
+			size += idemHeadersSize
+		}
+		bt.add(r, &parts, size, p.limits.idem)
+		if len(bt.recs) >= p.limits.size {
+			p.closeOpen()
+			news = true
+		}
 	}
 	if news && !p.signaled {
 		p.signaled = true
-		return true, true
+		wake = true
 	}
-	return false, true
+	return wake, len(recs)
 }
+
+// closeOpen moves the open batch to the ready ones (under mu).
+func (p *partition) closeOpen() {
+	bt := p.open
+	p.ready = append(p.ready, bt)
+	p.open = nil
+	p.hint = max(p.hint, min(len(bt.body)+tailRoom, maxBodyHint))
+}
+
+// tailRoom is room for a body's trailer (acks, timeout); maxBodyHint
+// bounds what a new body is given up front.
+const (
+	tailRoom    = 16
+	maxBodyHint = 4 << 20
+)
 
 // markFlush asks that the open batch be sent without lingering, and
 // reports whether the batcher must be woken for it.
@@ -120,6 +143,7 @@ func (p *partition) take(dst []*batch, n int, now time.Time, linger time.Duratio
 		if n > 0 {
 			dst = append(dst, bt)
 			p.open = nil
+			p.hint = max(p.hint, min(len(bt.body)+tailRoom, maxBodyHint))
 		}
 		return dst, 0
 	}

@@ -11,7 +11,7 @@ import (
 
 // RecordFlags tell the actors what a [Record] carries, so that they ask its
 // [Source] only for what is there.
-type RecordFlags uint32
+type RecordFlags uint16
 
 const (
 	// FlagKeyed: the record has a key; Record.Hash is its murmur2 hash.
@@ -29,6 +29,10 @@ const (
 	FlagSampled
 )
 
+// FlagsSource are the bits of RecordFlags a Source may use for itself; the
+// actors ignore them.
+const FlagsSource RecordFlags = 0xff00
+
 // Record is what the actors know of one accepted message. It is small on
 // purpose: the runtime embeds it in its per-message envelope and keeps the
 // message's contents and its result hooks there, handing the actors what
@@ -43,11 +47,13 @@ type Record struct {
 	Hash uint32
 	// Partition is the caller's partition when FlagExplicit is set.
 	Partition int32
-	// Size is what the runtime counts against its buffer; the actors do
-	// not read it.
+	// Size is what the runtime counts against its buffer; the router
+	// uses it as an estimate of the record's size for sticky partitioning.
 	Size int32
 	// Flags describe the record.
 	Flags RecordFlags
+	// Tag is the runtime's; the actors do not read it.
+	Tag uint16
 }
 
 // expired reports whether r's delivery deadline is before now (Unix

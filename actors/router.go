@@ -58,12 +58,15 @@ type routerState struct {
 	rnd     *rand.Rand
 	aborted error
 	// cur holds the records drained and being routed; next is the index of
-	// the next one; handed says whether cur[next-1] was handed on (to a
-	// partition, the waiting list, or a failure) before a panic.
+	// the first one not handed on yet (to a partition, the waiting list, or
+	// a failure), cursor that of the one being worked on. Records between
+	// them wait in the run: consecutive records for one partition, appended
+	// under one lock.
 	cur     []*Record
 	next    int
-	handed  bool
+	cursor  int
 	routing bool
+	run     routeRun
 	buf     []*Record
 	one     [1]*Record
 }
@@ -205,14 +208,24 @@ func (a *router) start(c actor.Context) {
 	st := a.st
 	if st.started {
 		if st.routing {
-			if i := st.next - 1; i >= 0 && !st.handed {
-				a.fail(st.cur[i], fmt.Errorf("%w: the router panicked while routing the message", ErrActorFailed))
+			if i := st.cursor; i >= st.next && i < len(st.cur) && st.cur[i] != nil {
+				r := st.cur[i]
+				st.cur[i] = nil
+				a.fail(r, fmt.Errorf("%w: the router panicked while routing the message", ErrActorFailed))
 			}
+			st.run = routeRun{}
 			a.routeRest(c)
 		}
 		for name, t := range st.topics {
 			if t.partitions == 0 {
 				c.Send(a.cfg.Metadata, &TopicRequest{Topic: name, ReplyTo: a.self})
+			}
+			// A wake-up owed to a batcher may have died with the old
+			// incarnation.
+			for _, p := range t.parts {
+				if p != nil && p.batcher != nil {
+					c.Send(p.batcher, wakeBatcher)
+				}
 			}
 			if len(t.waiting) > 0 {
 				a.armSweep()
@@ -262,16 +275,77 @@ func (a *router) drain(c actor.Context) {
 	}
 }
 
-// routeRest routes cur from next on.
+// routeRun is consecutive records of cur bound for one partition.
+type routeRun struct {
+	part  *partition
+	start int // index in cur of its first record
+	n     int
+}
+
+// routeRest routes cur from next on (skipping records set to nil).
 func (a *router) routeRest(c actor.Context) {
 	st := a.st
-	for st.next < len(st.cur) {
-		r := st.cur[st.next]
-		st.next++
-		st.handed = false
-		a.route(c, r)
+	for i := st.next; i < len(st.cur); i++ {
+		st.cursor = i
+		r := st.cur[i]
+		if r == nil {
+			if st.run.n == 0 {
+				st.next = i + 1
+			}
+			continue
+		}
+		part := a.place(c, r)
+		if part == nil {
+			// Handed on already (waiting, failed): what the run holds goes
+			// first, to keep the order.
+			a.flushRun(c)
+			st.next = i + 1
+			continue
+		}
+		if st.run.n > 0 && (part != st.run.part || st.run.start+st.run.n != i) {
+			a.flushRun(c)
+		}
+		if st.run.n == 0 {
+			st.run = routeRun{part: part, start: i}
+		}
+		st.run.n++
 	}
-	st.cur, st.next, st.routing = nil, 0, false
+	a.flushRun(c)
+	st.cur, st.next, st.cursor, st.routing = nil, 0, 0, false
+}
+
+// flushRun encodes the run's records into their partition's open batch
+// under one lock and wakes the batcher if it must be.
+func (a *router) flushRun(c actor.Context) {
+	st := a.st
+	run := st.run
+	if run.n == 0 {
+		return
+	}
+	st.run = routeRun{}
+	part := run.part
+	wake, taken := part.appendRecs(st.cur[run.start:run.start+run.n], a.cfg.Source, func(k int) {
+		st.cursor = run.start + k
+		st.next = run.start + k
+	})
+	st.next = run.start + taken
+	if taken < run.n {
+		// Its batcher stopped for good: the partition starts afresh.
+		st.run = routeRun{part: a.freshPartition(c, part), start: run.start + taken, n: run.n - taken}
+		a.flushRun(c)
+	}
+	if wake && part.batcher != nil {
+		c.Send(part.batcher, wakeBatcher)
+	}
+}
+
+// freshPartition replaces old, whose batcher is gone, with a new partition.
+func (a *router) freshPartition(c actor.Context, old *partition) *partition {
+	t := a.st.topics[old.topic]
+	if int(old.id) < len(t.parts) && t.parts[old.id] == old {
+		t.parts[old.id] = nil
+	}
+	return a.partitionOf(c, t, old.id)
 }
 
 // topicOf returns the routing state of r's topic, creating it (and asking
@@ -291,23 +365,23 @@ func (a *router) topicOf(c actor.Context, r *Record) *routeTopic {
 	return t
 }
 
-// route hands r on: to its partition's buffer, to the topic's waiting list
-// while the partition count is unknown, or to its failure.
-func (a *router) route(c actor.Context, r *Record) {
+// place decides where r goes: it returns r's partition, or nil when r was
+// handed on at once (to the topic's waiting list while the partition count
+// is unknown, or to its failure).
+func (a *router) place(c actor.Context, r *Record) *partition {
 	st := a.st
 	if st.aborted != nil {
 		a.fail(r, st.aborted)
-		return
+		return nil
 	}
 	t := a.topicOf(c, r)
 	if t.partitions == 0 {
 		t.waiting = append(t.waiting, r)
-		st.handed = true
 		if r.Flags&FlagSampled != 0 {
 			eventWaitMetadata(a.cfg.Source, r)
 		}
 		a.armSweep()
-		return
+		return nil
 	}
 	var p int32
 	rule := "explicit"
@@ -315,7 +389,7 @@ func (a *router) route(c actor.Context, r *Record) {
 	case r.Flags&FlagExplicit != 0:
 		if r.Partition < 0 || r.Partition >= t.partitions {
 			a.fail(r, fmt.Errorf("%w: %s/%d (topic has %d partitions)", ErrInvalidPartition, t.name, r.Partition, t.partitions))
-			return
+			return nil
 		}
 		p = r.Partition
 	case r.Flags&FlagKeyed != 0:
@@ -330,30 +404,16 @@ func (a *router) route(c actor.Context, r *Record) {
 			t.stickyCount, t.stickyBytes = 0, 0
 		}
 		p = t.stickyPart
+		t.stickyCount++
+		t.stickyBytes += int(r.Size) // an estimate is enough to move on
 	}
-	part := a.partitionOf(c, t, p)
-	parts := a.cfg.Source.Parts(r)
 	// Once in its partition the record is the batcher's, which may complete
-	// it (and the runtime reuse its envelope) at any moment: what follows
-	// must not read it.
+	// it (and the runtime reuse its envelope) at any moment: nothing after
+	// the run is appended may read it.
 	if r.Flags&FlagSampled != 0 {
 		eventRouted(a.cfg.Source, r, p, rule)
 	}
-	wake, ok := part.appendRec(r, &parts)
-	if !ok {
-		// Its batcher stopped for good: start the partition afresh.
-		t.parts[p] = nil
-		part = a.partitionOf(c, t, p)
-		wake, _ = part.appendRec(r, &parts)
-	}
-	st.handed = true
-	if rule == "sticky" {
-		t.stickyCount++
-		t.stickyBytes += PartsSize(&parts, false)
-	}
-	if wake && part.batcher != nil {
-		c.Send(part.batcher, wakeBatcher)
-	}
+	return a.partitionOf(c, t, p)
 }
 
 // partitionOf returns partition p of t, creating it and asking the
@@ -463,7 +523,6 @@ func (a *router) fail(r *Record, err error) {
 	if r.Flags&FlagExplicit != 0 {
 		part = r.Partition
 	}
-	a.st.handed = true
 	a.st.one[0] = r
 	a.cfg.Source.Deliver(a.st.one[:], Outcome{Partition: part, Base: -1, Err: err})
 	a.st.one[0] = nil

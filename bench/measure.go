@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,25 +34,58 @@ type setup struct {
 	batchSize   int           // throughput runs' BatchSize; 0 = runtime default
 	logger      *slog.Logger  // the runtime's logger; nil = silent
 	maxBuffered int64         // MaxBufferedRecords; 0 = runtime default
+	// Where the broker runs: in this process (the default), in a process
+	// of its own (brokerProcess), or elsewhere (brokers, trusting caPool).
+	brokerProcess bool
+	brokers       []string
+	caPool        *x509.CertPool
 }
 
-// session is one fresh in-memory broker and a runtime connected to it.
+// brokerWhere describes where s's broker runs, for the report.
+func (s setup) brokerWhere() string {
+	switch {
+	case len(s.brokers) > 0:
+		return "external broker at " + strings.Join(s.brokers, ",")
+	case s.brokerProcess:
+		return "development broker in its own process on 127.0.0.1 (same cores)"
+	}
+	return "in-process development broker on 127.0.0.1 (same process, same cores)"
+}
+
+// session is one fresh broker (unless external) and a runtime connected
+// to it.
 type session struct {
-	b  *broker.Broker
-	rt *rmq.Runtime
+	closeBroker func() error
+	rt          *rmq.Runtime
 }
 
-// open starts a broker holding benchTopic and a runtime whose connection is
-// verified against the broker's generated CA. tp may be nil (no tracing).
+// open starts a broker holding benchTopic (unless s names external ones)
+// and a runtime whose connection is verified against the broker's CA. tp
+// may be nil (no tracing).
 func open(ctx context.Context, s setup, tp trace.TracerProvider) (*session, error) {
-	b, err := broker.Start(ctx, broker.Config{Topics: map[string]int{benchTopic: s.partitions}})
-	if err != nil {
-		return nil, fmt.Errorf("start broker: %w", err)
+	sess := &session{closeBroker: func() error { return nil }}
+	addrs, pool := s.brokers, s.caPool
+	switch {
+	case len(addrs) > 0:
+	case s.brokerProcess:
+		bp, err := startBrokerProcess(ctx, s.partitions)
+		if err != nil {
+			return nil, err
+		}
+		sess.closeBroker = bp.close
+		addrs, pool = []string{bp.info.Addr}, bp.pool
+	default:
+		b, err := broker.Start(ctx, broker.Config{Topics: map[string]int{benchTopic: s.partitions}})
+		if err != nil {
+			return nil, fmt.Errorf("start broker: %w", err)
+		}
+		sess.closeBroker = b.Close
+		addrs, pool = []string{b.Addr()}, b.CAPool()
 	}
 	cfg := rmq.Config{
-		Brokers:        []string{b.Addr()},
+		Brokers:        addrs,
 		ClientID:       "rustmq-bench",
-		TLS:            rmq.TLSConfig{Config: &tls.Config{RootCAs: b.CAPool()}},
+		TLS:            rmq.TLSConfig{Config: &tls.Config{RootCAs: pool}},
 		HealthInterval: -1,
 		Logger:         s.logger,
 	}
@@ -59,15 +94,16 @@ func open(ctx context.Context, s setup, tp trace.TracerProvider) (*session, erro
 	}
 	rt, err := rmq.New(cfg)
 	if err != nil {
-		_ = b.Close()
+		_ = sess.closeBroker()
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
-	return &session{b: b, rt: rt}, nil
+	sess.rt = rt
+	return sess, nil
 }
 
 func (s *session) close(ctx context.Context) error {
 	err := s.rt.Close(ctx)
-	return errors.Join(err, s.b.Close())
+	return errors.Join(err, s.closeBroker())
 }
 
 // warmUp sends one message and waits for it: the connection is up and the
@@ -108,6 +144,24 @@ type throughput struct {
 	firstErr  error
 	elapsed   time.Duration
 	metrics   rmq.Metrics
+	cpu       time.Duration // CPU time of this process during the run
+	mallocs   uint64        // heap allocations of this process during the run
+}
+
+// cpuPerMsg is this process's CPU time per acknowledged message.
+func (t throughput) cpuPerMsg() time.Duration {
+	if t.delivered == 0 {
+		return 0
+	}
+	return t.cpu / time.Duration(t.delivered)
+}
+
+// allocsPerMsg is this process's allocations per acknowledged message.
+func (t throughput) allocsPerMsg() float64 {
+	if t.delivered == 0 {
+		return 0
+	}
+	return float64(t.mallocs) / float64(t.delivered)
 }
 
 func (t throughput) msgsPerSec() float64 { return float64(t.delivered) / t.elapsed.Seconds() }
@@ -151,6 +205,9 @@ func runThroughput(ctx context.Context, s setup, workers int, d time.Duration, t
 	// Start from a collected heap: the previous run's broker held every
 	// record it was sent, and its garbage should not be this run's cost.
 	goruntime.GC()
+	var ms0 goruntime.MemStats
+	goruntime.ReadMemStats(&ms0)
+	cpu0 := cpuTime()
 	start := time.Now()
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
@@ -173,6 +230,10 @@ func runThroughput(ctx context.Context, s setup, workers int, d time.Duration, t
 		return res, err
 	}
 	res.elapsed = time.Since(start)
+	res.cpu = cpuTime() - cpu0
+	var ms1 goruntime.MemStats
+	goruntime.ReadMemStats(&ms1)
+	res.mallocs = ms1.Mallocs - ms0.Mallocs
 	res.delivered, res.failed = delivered.Load(), failed.Load()
 	res.metrics = p.Metrics()
 	if e := sendErr.Load(); e != nil {

@@ -114,7 +114,7 @@ func (q *deliveryQueue) runBatch(batch []delivered) {
 			size -= q.loanTaken
 			n = 0
 		}
-		rel.add(e.gen, size, n)
+		rel.add(e.rec.Tag, size, n)
 		q.p.recycle(e)
 		batch[i] = delivered{}
 		if rel.msgs >= releaseEvery || in.blocked.Load() > 0 {
@@ -124,25 +124,26 @@ func (q *deliveryQueue) runBatch(batch []delivered) {
 	rel.apply(in)
 }
 
-// release accumulates finished callbacks for one locked update.
+// release accumulates finished messages for one locked update: their
+// space, and per flush generation (by id) how many.
 type release struct {
 	bytes, recs, msgs int64
-	gen               *flushGen
+	gen               uint16
 	genN              int64
 	more              []genCount
 }
 
 type genCount struct {
-	g *flushGen
+	g uint16
 	n int64
 }
 
-func (r *release) add(g *flushGen, bytes, recs int64) {
+func (r *release) add(g uint16, bytes, recs int64) {
 	r.bytes += bytes
 	r.recs += recs
 	r.msgs++
-	if g != r.gen {
-		if r.gen != nil {
+	if g != r.gen || r.genN == 0 {
+		if r.genN > 0 {
 			r.more = append(r.more, genCount{r.gen, r.genN})
 		}
 		r.gen, r.genN = g, 0
@@ -159,11 +160,12 @@ func (r *release) apply(in *intake) {
 	for _, gc := range r.more {
 		in.finishLocked(gc.g, gc.n, true)
 	}
-	if r.gen != nil {
+	if r.genN > 0 {
 		in.finishLocked(r.gen, r.genN, true)
 	}
+	in.signalSpaceLocked()
 	in.mu.Unlock()
-	r.bytes, r.recs, r.msgs, r.gen, r.genN = 0, 0, 0, nil, 0
+	r.bytes, r.recs, r.msgs, r.gen, r.genN = 0, 0, 0, 0, 0
 	r.more = r.more[:0]
 }
 
@@ -176,7 +178,7 @@ func invokeCallback(q *deliveryQueue, d *delivered) {
 	e := d.e
 	q.loanBytes, q.loanUsed, q.loanTaken = int64(e.rec.Size), false, 0
 	res := &Result{
-		Topic:     q.p.topicOf(e.msg),
+		Topic:     q.p.topicOfEnv(e),
 		Partition: e.rec.Partition,
 		Offset:    d.offset,
 		Timestamp: time.UnixMilli(q.p.timestampOf(e)),

@@ -14,21 +14,20 @@ import (
 )
 
 // envelope is one accepted message's state from acceptance to result. It is
-// small on purpose (64 bytes with its allocation class): what only some
-// messages need (a context that can end, a compressed value, a span, a
-// synchronous waiter) is in ext, allocated for those alone. SendAsync
+// small on purpose (64 bytes, an allocation class of its own): what only
+// some messages need (a compressed value, a span, a synchronous waiter) is
+// in ext, allocated for those alone. SendAsync
 // envelopes are pooled; Send and SendBatch ones are not, because their
 // caller may still read the result when the envelope's work is done.
 type envelope struct {
-	rec actors.Record // must stay the first field: see envOf
+	rec actors.Record // must stay the first field: see envOf; rec.Tag is its flush generation's id
 	cb  func(*Result, error)
 	msg *Message
-	gen *flushGen
 	ext *envExt
+	ctx context.Context // the caller's, when it can end
 }
 
 type envExt struct {
-	ctx   context.Context   // the caller's, when it can end
 	value []byte            // the compressed value; nil when not compressed
 	span  trace.Span        // the create span, when it records
 	trace trace.SpanContext // written as traceparent when valid
@@ -64,9 +63,26 @@ const (
 	spanOverhead     = 1024
 )
 
+// The runtime's own record flags: what prepare learnt of the message, so
+// that the actors' and callbacks' goroutines need not read it again (the
+// Message is the caller's memory, likely in another core's cache).
+const (
+	flagOwnTopic     = actors.RecordFlags(1 << 8) // Message.Topic names the topic
+	flagOwnTimestamp = actors.RecordFlags(1 << 9) // Message.Timestamp is set
+)
+
 func (p *Producer) topicOf(m *Message) string {
 	if m.Topic != "" {
 		return m.Topic
+	}
+	return p.topic
+}
+
+// topicOfEnv is topicOf without reading the message when it has no topic
+// of its own.
+func (p *Producer) topicOfEnv(e *envelope) string {
+	if e.rec.Flags&flagOwnTopic != 0 {
+		return e.msg.Topic
 	}
 	return p.topic
 }
@@ -75,8 +91,8 @@ func (p *Producer) topicOf(m *Message) string {
 // message's, or its acceptance time (the delivery deadline less the
 // delivery timeout, which is never zero).
 func (p *Producer) timestampOf(e *envelope) int64 {
-	if ts := e.msg.Timestamp; !ts.IsZero() {
-		return ts.UnixMilli()
+	if e.rec.Flags&flagOwnTimestamp != 0 {
+		return e.msg.Timestamp.UnixMilli()
 	}
 	return (e.rec.Deadline - int64(p.cfg.DeliveryTimeout)) / int64(time.Millisecond)
 }
@@ -91,7 +107,7 @@ var _ actors.Source = source{}
 func (s source) Drain(dst []*actors.Record) []*actors.Record { return s.p.in.drain(dst) }
 
 // Topic implements actors.Source.
-func (s source) Topic(r *actors.Record) string { return s.p.topicOf(envOf(r).msg) }
+func (s source) Topic(r *actors.Record) string { return s.p.topicOfEnv(envOf(r)) }
 
 // Parts implements actors.Source.
 func (s source) Parts(r *actors.Record) actors.RecordParts {
@@ -116,10 +132,7 @@ func (p *Producer) partsOf(e *envelope) actors.RecordParts {
 
 // Cancelled implements actors.Source.
 func (s source) Cancelled(r *actors.Record) error {
-	if x := envOf(r).ext; x != nil {
-		return actors.ContextCause(x.ctx)
-	}
-	return nil
+	return actors.ContextCause(envOf(r).ctx)
 }
 
 // SpanContext implements actors.Source.
@@ -172,11 +185,11 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 				async = make([]delivered, 0, len(recs)-i)
 			}
 			async = append(async, delivered{e: e, offset: off, err: err})
-			queued.add(e.gen, 0, 0)
+			queued.add(e.rec.Tag, 0, 0)
 			continue
 		}
-		rel.add(e.gen, int64(e.rec.Size), 1)
-		x.res = Result{Topic: p.topicOf(e.msg), Partition: o.Partition, Offset: off,
+		rel.add(e.rec.Tag, int64(e.rec.Size), 1)
+		x.res = Result{Topic: p.topicOfEnv(e), Partition: o.Partition, Offset: off,
 			Timestamp: time.UnixMilli(p.timestampOf(e)), Message: e.msg, Err: err}
 		close(x.done)
 	}
@@ -200,6 +213,7 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 		}
 		in.queueLocked(queued.gen, queued.genN)
 	}
+	in.signalSpaceLocked()
 	in.mu.Unlock()
 	if len(async) > 0 {
 		p.delivery.push(async)

@@ -30,7 +30,8 @@ type intake struct {
 	blocked           atomic.Int32  // waiters, readable without mu
 	space             chan struct{} // closed and replaced when space frees while waiters > 0
 
-	gen *flushGen
+	gen  *flushGen
+	gens map[uint16]*flushGen // the generations with messages pending, by id
 	// resolvedWaiters counts Flush and Close calls from callbacks waiting
 	// for results to become known; resolved is closed and replaced when
 	// results are queued for callbacks while there are any.
@@ -46,18 +47,22 @@ type intake struct {
 // messages once sealed; done is closed when a sealed generation has
 // nothing pending.
 type flushGen struct {
+	id              uint16
 	pending, queued int64
 	sealed          bool
+	complete        bool // done is closed
 	done            chan struct{}
 	prev            *flushGen // the generation before; nil once complete
 }
 
 func newIntake(maxBytes, maxRecs int64) *intake {
+	g := &flushGen{done: make(chan struct{})}
 	return &intake{
 		maxBytes: maxBytes, maxRecs: maxRecs,
 		space:    make(chan struct{}),
 		resolved: make(chan struct{}),
-		gen:      &flushGen{done: make(chan struct{})},
+		gen:      g,
+		gens:     map[uint16]*flushGen{0: g},
 	}
 }
 
@@ -72,7 +77,7 @@ func (in *intake) pushLocked(e *envelope) bool {
 	in.bytes += int64(e.rec.Size)
 	in.count++
 	in.accepted++
-	e.gen = in.gen
+	e.rec.Tag = in.gen.id
 	in.gen.pending++
 	in.recs = append(in.recs, &e.rec)
 	if in.scheduled {
@@ -100,7 +105,17 @@ func (in *intake) drain(dst []*actors.Record) []*actors.Record {
 func (in *intake) releaseLocked(b, n int64) {
 	in.bytes -= b
 	in.count -= n
-	if in.waiters > 0 && n > 0 {
+}
+
+// signalSpaceLocked wakes the senders waiting for space once a useful share
+// of the buffer is free (an eighth of either limit, or all of it), not on
+// every release: waking them all for one message's worth would have them
+// take turns at the lock for nothing.
+func (in *intake) signalSpaceLocked() {
+	if in.waiters == 0 {
+		return
+	}
+	if in.count == 0 || (in.maxBytes-in.bytes >= in.maxBytes/8 && in.maxRecs-in.count >= in.maxRecs/8) {
 		close(in.space)
 		in.space = make(chan struct{})
 	}
@@ -108,14 +123,13 @@ func (in *intake) releaseLocked(b, n int64) {
 
 // finishLocked marks k messages of g final (queued: they had waited for
 // their callback).
-func (in *intake) finishLocked(g *flushGen, k int64, queued bool) {
+func (in *intake) finishLocked(id uint16, k int64, queued bool) {
+	g := in.gens[id]
 	g.pending -= k
 	if queued {
 		g.queued -= k
 	}
-	if g.pending == 0 && g.sealed {
-		close(g.done)
-	}
+	in.completeLocked(g)
 	in.signalResolvedLocked()
 }
 
@@ -128,8 +142,8 @@ func (in *intake) signalResolvedLocked() {
 
 // queueLocked notes that k messages of g have a known result and wait for
 // their callback.
-func (in *intake) queueLocked(g *flushGen, k int64) {
-	g.queued += k
+func (in *intake) queueLocked(id uint16, k int64) {
+	in.gens[id].queued += k
 	in.signalResolvedLocked()
 }
 
@@ -198,15 +212,57 @@ func (in *intake) stop(err error) *flushGen {
 	return in.sealLocked()
 }
 
-// sealLocked starts a new generation and returns the old one.
+// sealLocked starts a new generation and returns the old one, sealed.
+//
+// Generations are named by a 16-bit id that envelopes carry; an id is
+// free again once its generation is complete. Should every id be taken by
+// a generation still pending (65,536 Flush calls while a message waits),
+// it returns nil and starts nothing, and the caller waits for some
+// generation to complete (waitAnyLocked) before trying again. Once the
+// intake is closed no message can join the current generation, which is
+// then sealed without a successor.
 func (in *intake) sealLocked() *flushGen {
 	old := in.gen
-	old.sealed = true
-	if old.pending == 0 {
-		close(old.done)
+	id := old.id + 1
+	for in.gens[id] != nil && id != old.id {
+		id++
 	}
-	in.gen = &flushGen{done: make(chan struct{}), prev: old}
+	if id == old.id && in.closed == nil {
+		return nil
+	}
+	old.sealed = true
+	if id != old.id {
+		in.gen = &flushGen{id: id, done: make(chan struct{}), prev: old}
+		in.gens[id] = in.gen
+	}
+	in.completeLocked(old)
 	return old
+}
+
+// anySealedLocked returns a sealed generation still pending, to wait for
+// when every id is taken.
+func (in *intake) anySealedLocked() *flushGen {
+	for _, g := range in.gens {
+		if g.sealed && !g.complete {
+			return g
+		}
+	}
+	return nil
+}
+
+// completeLocked closes g's done once it is sealed and has nothing
+// pending, and frees its id unless it is still the current generation.
+func (in *intake) completeLocked(g *flushGen) {
+	if g.pending != 0 || !g.sealed {
+		return
+	}
+	if !g.complete {
+		g.complete = true
+		close(g.done)
+	}
+	if g != in.gen {
+		delete(in.gens, g.id)
+	}
 }
 
 // waitGens waits until every generation up to g has no message pending,

@@ -31,6 +31,7 @@ type Producer struct {
 	topic    string
 	cfg      ProducerConfig
 	idem     bool
+	idemSize int        // what the idempotence headers add to a record
 	pid      *actor.PID // the producer actor
 	router   *actor.PID
 	in       *intake
@@ -70,6 +71,9 @@ func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
 		closeDone: make(chan struct{}),
 	}
 	p.delivery = newDeliveryQueue(p)
+	if p.idem {
+		p.idemSize = actors.IdempotenceHeadersSize
+	}
 	if cfg.Compression != compress.None {
 		p.codecName = cfg.Compression.String()
 		p.codecCost = 16 + len(wire.HeaderCodec) + len(p.codecName)
@@ -177,6 +181,12 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 	}
 	e.msg = m
 	e.rec.Deadline = now + int64(p.cfg.DeliveryTimeout)
+	if m.Topic != "" {
+		e.rec.Flags |= flagOwnTopic
+	}
+	if !m.Timestamp.IsZero() {
+		e.rec.Flags |= flagOwnTimestamp
+	}
 	if m.Key != nil {
 		e.rec.Flags |= actors.FlagKeyed
 		e.rec.Hash = uint32(actors.Murmur2(m.Key))
@@ -186,28 +196,29 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 		e.rec.Partition = m.Partition
 	}
 	if ctx.Done() != nil {
-		p.ext(e).ctx = ctx
+		e.ctx = ctx
 		e.rec.Flags |= actors.FlagCancellable
 	}
 	if p.tracer != nil {
 		p.startCreateSpan(ctx, e, topic)
 	}
 	parts := p.partsOf(e)
+	ws := actors.PartsSize(&parts, false)
 	// Measured as brokers measure it, the trace and idempotence headers
 	// included, so that a message accepted here is not refused as too
 	// large by a broker with the same limit.
-	if ws := actors.PartsSize(&parts, p.idem); ws > p.cfg.MaxMessageBytes {
-		err := &MessageTooLargeError{Size: ws, Max: p.cfg.MaxMessageBytes}
+	if full := ws + p.idemSize; full > p.cfg.MaxMessageBytes {
+		err := &MessageTooLargeError{Size: full, Max: p.cfg.MaxMessageBytes}
 		p.drop(e, err)
 		return nil, err
 	}
 	if p.codecName != "" && len(m.Payload) >= p.cfg.CompressThreshold {
-		if _, has := wire.HeaderValue(m.Headers, wire.HeaderCodec); !has {
-			p.compress(e)
+		if _, has := wire.HeaderValue(m.Headers, wire.HeaderCodec); !has && p.compress(e) {
 			parts = p.partsOf(e)
+			ws = actors.PartsSize(&parts, false)
 		}
 	}
-	size := actors.PartsSize(&parts, false) + envelopeOverhead
+	size := ws + envelopeOverhead
 	if e.ext != nil {
 		size += extOverhead
 		if e.ext.span != nil {
@@ -229,15 +240,16 @@ func (p *Producer) ext(e *envelope) *envExt {
 // compress compresses e's value, in the caller's goroutine, and keeps the
 // result only when it saves more than the codec header costs: compression
 // never makes a record larger on the wire.
-func (p *Producer) compress(e *envelope) {
+func (p *Producer) compress(e *envelope) bool {
 	v := e.msg.Payload
 	out, err := p.cfg.Compression.Compress(nil, v)
 	if err != nil || len(out)+p.codecCost >= len(v) {
-		return
+		return false
 	}
 	p.counters.CompressedIn.Add(int64(len(v)))
 	p.counters.CompressedOut.Add(int64(len(out)))
 	p.ext(e).value = out
+	return true
 }
 
 // drop abandons an envelope that was not accepted.
@@ -495,15 +507,27 @@ func batchErr(results []*Result) error {
 // has run (from a callback: until the results are known), or ctx ends.
 func (p *Producer) Flush(ctx context.Context) error {
 	in := p.in
-	in.mu.Lock()
-	closed := in.closed
 	var old *flushGen
-	if closed == nil {
+	for old == nil {
+		in.mu.Lock()
+		if err := in.closed; err != nil {
+			in.mu.Unlock()
+			return err
+		}
 		old = in.sealLocked()
-	}
-	in.mu.Unlock()
-	if closed != nil {
-		return closed
+		var busy *flushGen
+		if old == nil {
+			busy = in.anySealedLocked()
+		}
+		in.mu.Unlock()
+		if busy != nil {
+			// Every generation id is taken: wait for one to free.
+			select {
+			case <-busy.done:
+			case <-ctx.Done():
+				return fmt.Errorf("rustmq: flush: %w", context.Cause(ctx))
+			}
+		}
 	}
 	p.rt.sys.Root.Send(p.router, &actors.FlushNow{})
 	var err error

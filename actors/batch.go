@@ -32,6 +32,7 @@ type batch struct {
 	opened   time.Time
 	flush    bool // a Flush wants it sent without lingering
 	sealed   bool
+	reason   string // why it was closed, for its send spans
 
 	// The batcher's: sequence stamp and attempts.
 	pid, seq   uint64

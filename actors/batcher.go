@@ -488,8 +488,10 @@ func (b *batcher) seal(bt *batch, now int64) bool {
 		return false
 	}
 	bt.seal(len(b.head), b.tail)
+	if b.cfg.Tracer != nil {
+		bt.reason = b.closeReason(bt)
+	}
 	b.formed = true
-	eventBatchClosed(b.cfg.Source, bt.recs, bt.bytes, b.closeReason(bt))
 	return true
 }
 

@@ -60,18 +60,20 @@
 //
 // A record carries flags saying whether it has a create span
 // ([FlagTraced]) and whether that span records ([FlagSampled]); the stages
-// ask the Source for the span only then. The stages show up as span
-// events, not child spans: a message passes the router and the batcher in
-// microseconds, and a child span per stage and message would triple the
-// spans of a trace. The router adds [EventRouted] (and
-// [EventWaitMetadata]) and the batcher [EventBatchClosed] and [EventRetry]
-// to each sampled message's create span. The batcher starts one "send
+// ask the Source for the span only then. The batcher starts one "send
 // <topic>" span (kind CLIENT) per attempt of a batch, linked to the create
-// span of each traced record; each sampled create span gets a link back to
-// every send span that carried it, with the attempt number. The connection
-// side adds [EventConnQueued], [EventConnWritten] and [EventConnResponse]
-// to the send span; a send span is one per request, so those events cost
-// nothing per message. A send span is not started at all when its records
-// are traced and none is sampled. With no tracer provider each stage pays
-// a flag test.
+// spans of its traced records (up to 128, the SDK's default link limit),
+// with the batch's size, bytes, why it closed and the attempt number; the
+// connection side adds [EventConnQueued], [EventConnWritten] and
+// [EventConnResponse] to it. A message's journey is its create span
+// (acceptance to result, with the partition and offset at the end), the
+// send spans linking to it (when its batch left and how each attempt
+// went), and the events added to the create span only when something
+// happened to that message alone: [EventWaitMetadata] while its topic was
+// unknown, [EventRetry] for each retry of its batch. The router and the
+// batcher add no per-message event on the normal path: with every message
+// sampled, one event per message and stage cost more than the rest of the
+// tracing together. A send span is not started at all when its records are
+// traced and none is sampled. With no tracer provider each stage pays a
+// flag test.
 package actors

@@ -384,7 +384,6 @@ func (a *router) place(c actor.Context, r *Record) *partition {
 		return nil
 	}
 	var p int32
-	rule := "explicit"
 	switch {
 	case r.Flags&FlagExplicit != 0:
 		if r.Partition < 0 || r.Partition >= t.partitions {
@@ -393,9 +392,8 @@ func (a *router) place(c actor.Context, r *Record) *partition {
 		}
 		p = r.Partition
 	case r.Flags&FlagKeyed != 0:
-		p, rule = HashPartition(r.Hash, t.partitions), "key"
+		p = HashPartition(r.Hash, t.partitions)
 	default:
-		rule = "sticky"
 		if t.stickyPart < 0 || t.stickyPart >= t.partitions || t.stickyCount >= st.limits.size || t.stickyBytes >= st.limits.bytes {
 			if t.stickyPart >= 0 {
 				t.sticky.OnNewBatch(t.partitions, t.stickyPart)
@@ -410,9 +408,6 @@ func (a *router) place(c actor.Context, r *Record) *partition {
 	// Once in its partition the record is the batcher's, which may complete
 	// it (and the runtime reuse its envelope) at any moment: nothing after
 	// the run is appended may read it.
-	if r.Flags&FlagSampled != 0 {
-		eventRouted(a.cfg.Source, r, p, rule)
-	}
 	return a.partitionOf(c, t, p)
 }
 

@@ -37,7 +37,6 @@ const (
 const (
 	EventRouted       = "rustmq.router.routed"
 	EventWaitMetadata = "rustmq.router.waiting_for_metadata"
-	EventBatchClosed  = "rustmq.batcher.batch_closed"
 	EventRetry        = "rustmq.batcher.retry"
 	EventConnQueued   = "rustmq.connection.waiting_for_connection"
 	EventConnWritten  = "rustmq.connection.request_written"
@@ -52,47 +51,9 @@ func createSpan(src Source, r *Record) trace.Span {
 	return src.CreateSpan(r)
 }
 
-func eventRouted(src Source, r *Record, partition int32, rule string) {
-	if s := createSpan(src, r); s != nil {
-		s.AddEvent(EventRouted, trace.WithAttributes(
-			attribute.String(AttrDestinationPartitionID, strconv.Itoa(int(partition))),
-			attribute.String("rustmq.partitioner", rule)))
-	}
-}
-
 func eventWaitMetadata(src Source, r *Record) {
 	if s := createSpan(src, r); s != nil {
 		s.AddEvent(EventWaitMetadata)
-	}
-}
-
-func eventBatchClosed(src Source, recs []*Record, bytes int, reason string) {
-	var attrs []attribute.KeyValue
-	for i, r := range recs {
-		s := createSpan(src, r)
-		if s == nil {
-			continue
-		}
-		if attrs == nil {
-			attrs = []attribute.KeyValue{
-				attribute.Int(AttrBatchMessageCount, len(recs)),
-				attribute.Int("rustmq.batch.bytes", bytes),
-				attribute.String("rustmq.batch.close_reason", reason),
-			}
-		}
-		s.AddEvent(EventBatchClosed, trace.WithAttributes(append(attrs[:3:3], attribute.Int("rustmq.batch.index", i))...))
-	}
-}
-
-// linkSend links every sampled record of bt to the send span of its
-// current attempt, so that a reader of a message's trace finds each
-// request that carried it.
-func linkSend(src Source, bt *batch, sc trace.SpanContext) {
-	attempt := []attribute.KeyValue{attribute.Int(AttrAttempt, bt.sends)}
-	for _, r := range bt.recs {
-		if s := createSpan(src, r); s != nil {
-			s.AddLink(trace.Link{SpanContext: sc, Attributes: attempt})
-		}
 	}
 }
 
@@ -115,8 +76,14 @@ func eventRetry(src Source, recs []*Record, attempt int, err error, delay time.D
 	}
 }
 
+// maxSendLinks bounds the links of a send span: the OpenTelemetry SDK keeps
+// 128 links per span by default and drops the rest, so building a link for
+// every record of a 1,000-record batch would be work thrown away.
+const maxSendLinks = 128
+
 // startSendSpan starts the "send <topic>" span (kind CLIENT) of one attempt
-// of bt, linked to the creation span of every record in it. It returns nil,
+// of bt, linked to the creation span of its records (the first
+// maxSendLinks traced ones). It returns nil,
 // starting nothing, when records carry span contexts and none of them is
 // sampled: a request made only of unsampled messages is not traced either.
 // Otherwise the provider's sampler decides, with the links in its
@@ -135,8 +102,11 @@ func startSendSpan(cfg BatcherConfig, bt *batch) trace.Span {
 	if valid > 0 && sampled == 0 {
 		return nil
 	}
-	links := make([]trace.Link, 0, valid)
+	links := make([]trace.Link, 0, min(valid, maxSendLinks))
 	for _, r := range bt.recs {
+		if len(links) == maxSendLinks {
+			break
+		}
 		if r.Flags&FlagTraced != 0 {
 			links = append(links, trace.Link{SpanContext: cfg.Source.SpanContext(r)})
 		}
@@ -150,6 +120,8 @@ func startSendSpan(cfg BatcherConfig, bt *batch) trace.Span {
 		attribute.String(AttrDestinationPartitionID, strconv.Itoa(int(cfg.Partition))),
 		attribute.Int(AttrBatchMessageCount, len(bt.recs)),
 		attribute.Int(AttrAttempt, bt.sends),
+		attribute.Int("rustmq.batch.bytes", bt.bytes),
+		attribute.String("rustmq.batch.close_reason", bt.reason),
 	)
 	if cfg.ClientID != "" {
 		attrs = append(attrs, attribute.String(AttrClientID, cfg.ClientID))
@@ -160,9 +132,6 @@ func startSendSpan(cfg BatcherConfig, bt *batch) trace.Span {
 	}
 	_, span := cfg.Tracer.Start(context.Background(), "send "+cfg.Topic,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...), trace.WithAttributes(attrs...))
-	if span.IsRecording() {
-		linkSend(cfg.Source, bt, span.SpanContext())
-	}
 	return span
 }
 

@@ -110,16 +110,20 @@ const AttrOffset = "messaging.rustmq.message.offset"
 // partition and offset, or the error (error.type, status and an exception
 // event).
 func (p *Producer) endCreateSpan(span trace.Span, partition int32, offset int64, err error) {
+	var kvs [2]attribute.KeyValue
+	attrs := kvs[:0]
 	if partition >= 0 {
-		span.SetAttributes(attribute.String(actors.AttrDestinationPartitionID, strconv.Itoa(int(partition))))
+		attrs = append(attrs, attribute.String(actors.AttrDestinationPartitionID, strconv.Itoa(int(partition))))
 	}
-	if err != nil {
-		span.SetAttributes(attribute.String(actors.AttrErrorType, errorTypeOf(err)))
+	switch {
+	case err != nil:
+		attrs = append(attrs, attribute.String(actors.AttrErrorType, errorTypeOf(err)))
 		span.SetStatus(codes.Error, err.Error())
 		span.RecordError(err)
-	} else if offset >= 0 {
-		span.SetAttributes(attribute.Int64(AttrOffset, offset))
+	case offset >= 0:
+		attrs = append(attrs, attribute.Int64(AttrOffset, offset))
 	}
+	span.SetAttributes(attrs...) // one call: each grows the span's attributes
 	span.End()
 }
 

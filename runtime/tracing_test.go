@@ -188,17 +188,8 @@ func TestTraceOneMessage(t *testing.T) {
 	if res.Offset != 1 || create.Status().Code != codes.Unset {
 		t.Fatalf("offset %d status %v", res.Offset, create.Status())
 	}
-	if got := strings.Join(eventNames(create), ","); got != actors.EventRouted+","+actors.EventBatchClosed {
-		t.Fatalf("create events %s", got)
-	}
-	ev := create.Events()
-	sameMap(t, "routed event", attrs(ev[0].Attributes), map[string]string{"messaging.destination.partition.id": "0", "rustmq.partitioner": "sticky"})
-	closed := attrs(ev[1].Attributes)
-	if closed["messaging.batch.message_count"] != "1" || closed["rustmq.batch.index"] != "0" || closed["rustmq.batch.close_reason"] != "linger" {
-		t.Fatalf("batch_closed event %v", closed)
-	}
-	if l := create.Links(); len(l) != 1 || l[0].SpanContext.SpanID() != send.SpanContext().SpanID() || attrs(l[0].Attributes)[actors.AttrAttempt] != "1" {
-		t.Fatalf("create links %v", create.Links())
+	if got := strings.Join(eventNames(create), ","); got != "" {
+		t.Fatalf("create events %s: nothing happened to this message alone", got)
 	}
 	if !create.EndTime().After(send.EndTime()) && !create.EndTime().Equal(send.EndTime()) {
 		t.Fatalf("create ended before its send span")
@@ -213,6 +204,7 @@ func TestTraceOneMessage(t *testing.T) {
 		"messaging.system": "rustmq", "messaging.destination.name": "t", "messaging.operation.name": "send",
 		"messaging.operation.type": "send", "messaging.destination.partition.id": "0", "messaging.batch.message_count": "1",
 		"messaging.client.id": "tracer-test", "server.address": host, "server.port": port, actors.AttrAttempt: "1",
+		"rustmq.batch.close_reason": "linger", "rustmq.batch.bytes": attrs(send.Attributes())["rustmq.batch.bytes"],
 	})
 	if got := strings.Join(eventNames(send), ","); got != actors.EventConnWritten+","+actors.EventConnResponse {
 		t.Fatalf("send events %s", got)
@@ -230,8 +222,7 @@ func TestTraceOneMessage(t *testing.T) {
 }
 
 // TestTraceBatchLinks: one request carrying many messages has one send span
-// that links to the create span of every message, and each create span
-// links back to it.
+// that links to the create span of every message.
 func TestTraceBatchLinks(t *testing.T) {
 	t.Parallel()
 	const n = 40
@@ -248,6 +239,9 @@ func TestTraceBatchLinks(t *testing.T) {
 		t.Fatalf("%d create and %d send spans", len(creates), len(sends))
 	}
 	send := sends[0]
+	if a := attrs(send.Attributes()); a["rustmq.batch.close_reason"] != "size" || a["rustmq.batch.bytes"] == "" {
+		t.Fatalf("send span attributes %v", a)
+	}
 	if attrs(send.Attributes())["messaging.batch.message_count"] != strconv.Itoa(n) || len(send.Links()) != n {
 		t.Fatalf("send span count %s links %d", attrs(send.Attributes())["messaging.batch.message_count"], len(send.Links()))
 	}
@@ -258,13 +252,6 @@ func TestTraceBatchLinks(t *testing.T) {
 	for _, c := range creates {
 		if !linked[c.SpanContext().SpanID()] {
 			t.Fatalf("create span %s not linked from the send span", c.SpanContext().SpanID())
-		}
-		if l := c.Links(); len(l) != 1 || l[0].SpanContext.SpanID() != send.SpanContext().SpanID() {
-			t.Fatalf("create span links %v", l)
-		}
-		closed := attrs(c.Events()[len(c.Events())-1].Attributes)
-		if closed["messaging.batch.message_count"] != strconv.Itoa(n) || closed["rustmq.batch.close_reason"] != "size" {
-			t.Fatalf("batch_closed event %v", closed)
 		}
 	}
 }
@@ -306,8 +293,8 @@ func TestTraceRetry(t *testing.T) {
 	if retry == nil || retry[actors.AttrAttempt] != "1" || retry[actors.AttrRetryReason] != "NOT_ENOUGH_REPLICAS" {
 		t.Fatalf("retry event %v (events %v)", retry, eventNames(create))
 	}
-	if l := create.Links(); len(l) != 2 || attrs(l[1].Attributes)[actors.AttrAttempt] != "2" {
-		t.Fatalf("create links %v", l)
+	if len(linkedFrom(sends, create.SpanContext())) != 2 {
+		t.Fatalf("not both send spans link to the create span")
 	}
 	if create.Status().Code != codes.Unset {
 		t.Fatalf("create status %v after a successful retry", create.Status())

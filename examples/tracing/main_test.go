@@ -46,7 +46,7 @@ func TestSmoke(t *testing.T) {
 	out := runIt()
 	for _, want := range []string{
 		"== one message", "== one batch of 5 messages ==", "create orders (producer)", "checkout (internal)",
-		"rustmq.router.routed", "rustmq.batcher.batch_closed", "rustmq.connection.response",
+		"rustmq.batch.close_reason", "rustmq.connection.response",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q", want)

@@ -611,17 +611,26 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, liv
 	cancel()
 	base, err := parseProduce(body, err)
 	m := &reqDone{bt: bt, reqID: reqID, base: base, err: err, principal: live.Principal}
-	if err == nil && bt.owner.CompareAndSwap(reqID, claimed) {
-		m.delivered = true
-		// Counted and traced before the result, so that a caller who has
-		// its result sees both.
-		recordDone(cfg.Counters, cfg.Meters, bt.attrs, len(bt.recs), bt.sentAt, nil)
-		if bt.span != nil {
-			bt.span.End()
-		}
-		cfg.Source.Deliver(bt.recs, successOutcome(cfg.Partition, base, cfg.Acks.Level == wire.AckNone))
+	if err != nil || !bt.owner.CompareAndSwap(reqID, claimed) {
+		sys.Root.Send(self, m)
+		return
 	}
+	m.delivered = true
+	// Counted and traced before the result, so that a caller who has its
+	// result sees both.
+	recordDone(cfg.Counters, cfg.Meters, bt.attrs, len(bt.recs), bt.sentAt, nil)
+	if bt.span != nil {
+		bt.span.End()
+	}
+	// The batcher is told first: waking a caller puts it next in line on
+	// this processor, and telling the batcher afterwards would put the
+	// batcher's goroutine there instead, ahead of the caller. The message
+	// carries the request's reference; this goroutine keeps one of its own
+	// until it is done with the records.
+	bt.refs.Add(1)
 	sys.Root.Send(self, m)
+	cfg.Source.Deliver(bt.recs, successOutcome(cfg.Partition, base, cfg.Acks.Level == wire.AckNone))
+	recycle(bt)
 }
 
 // parseProduce turns a produce answer into its base offset or error.

@@ -294,14 +294,19 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintln(out)
 
 	// Send latency.
-	lat, err := runLatency(ctx, s, o.latencyN)
+	lat, produce, err := runLatency(ctx, s, o.latencyN)
 	if err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
-	fmt.Fprintf(out, "runtime: Send latency, sequential, %d B values, acks leader, no linger\n", o.size)
+	fmt.Fprintf(out, "runtime: Send latency, sequential, %d B values, acks leader, no linger; beside it the same produce request on a bare transport connection to the same broker, taken alternately\n", o.size)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "p50\tp90\tp99\tmax\tn\t")
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", us(lat.percentile(50)), us(lat.percentile(90)), us(lat.percentile(99)), us(lat.percentile(100)), len(lat))
+	fmt.Fprintln(tw, "\tp50\tp90\tp99\tmax\tn\t")
+	for _, row := range []struct {
+		name string
+		l    latencies
+	}{{"Send", lat}, {"transport Do", produce}} {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t\n", row.name, us(row.l.percentile(50)), us(row.l.percentile(90)), us(row.l.percentile(99)), us(row.l.percentile(100)), len(row.l))
+	}
 	tw.Flush()
 	fmt.Fprintln(out)
 
@@ -372,6 +377,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  SendAsync msgs/s, %d workers\t%s\t(target >= %s)\t%s\n", at8.workers, thousands(at8.msgsPerSec()), thousands(targetMsgsPerSec), verdict(at8.msgsPerSec() >= targetMsgsPerSec))
 	fmt.Fprintf(tw, "  p50 Send / p50 raw round trip\t%.2fx\t(target <= %.2fx)\t%s\n", latX, targetLatencyX, verdict(latX <= targetLatencyX))
+	fmt.Fprintf(tw, "  p50 Send / p50 transport Do, same broker\t%.2fx\t\t\n", float64(lat.percentile(50))/float64(produce.percentile(50)))
 	if o.tracing {
 		fmt.Fprintf(tw, "  NeverSample / no provider\t%.2fx\t(target >= %.2fx)\t%s\n", never, targetNeverSample, verdict(never >= targetNeverSample))
 		fmt.Fprintf(tw, "  AlwaysSample / no provider\t%.2fx\t(target >= %.2fx)\t%s\n", always, targetAlwaysSample, verdict(always >= targetAlwaysSample))

@@ -17,6 +17,8 @@ import (
 
 	"github.com/rustmq/rustmq-go/broker"
 	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/transport"
+	"github.com/rustmq/rustmq-go/transport/wire"
 	"github.com/rustmq/rustmq-go/transport/compress"
 )
 
@@ -57,6 +59,8 @@ func (s setup) brokerWhere() string {
 type session struct {
 	closeBroker func() error
 	rt          *rmq.Runtime
+	addrs       []string
+	pool        *x509.CertPool
 }
 
 // open starts a broker holding benchTopic (unless s names external ones)
@@ -97,7 +101,7 @@ func open(ctx context.Context, s setup, tp trace.TracerProvider) (*session, erro
 		_ = sess.closeBroker()
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
-	sess.rt = rt
+	sess.rt, sess.addrs, sess.pool = rt, addrs, pool
 	return sess, nil
 }
 
@@ -243,30 +247,59 @@ func runThroughput(ctx context.Context, s setup, workers int, d time.Duration, t
 }
 
 // runLatency sends n messages one after the other with acks Leader and no
-// linger and returns each Send's duration (after warm-up messages).
-func runLatency(ctx context.Context, s setup, n int) (latencies, error) {
+// linger and returns each Send's duration (after warm-up messages), and,
+// as a baseline doing the same broker work, the round trips of the same
+// produce request (one record, acks Leader) on a bare transport connection
+// to the same broker, taken alternately with the Sends.
+func runLatency(ctx context.Context, s setup, n int) (send, produce latencies, err error) {
 	sess, err := open(ctx, s, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() { _ = sess.close(context.Background()) }()
 	p, err := sess.rt.CreateProducer(benchTopic, rmq.ProducerConfig{Acks: rmq.AcksLeader, Linger: -1})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	payload := payloadOf(s.size)
 	for range 200 {
 		if err := warmUp(ctx, p, payload); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	lat := make(latencies, 0, n)
+	d, err := transport.NewDialer(transport.Config{TLS: transport.TLSConfig{Config: &tls.Config{RootCAs: sess.pool}}})
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := d.Dial(ctx, sess.addrs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("dial for the produce baseline: %w", err)
+	}
+	defer func() { _ = conn.Close() }()
+	req := wire.ProduceRequest{Topic: benchTopic, Records: []wire.Record{{Value: payload, Timestamp: time.Now().UnixMilli()}}, Acks: wire.Acks{Level: wire.AckLeader}, TimeoutMs: 30_000}
+	body := req.Append(nil)
+	do := func() (time.Duration, error) {
+		t0 := time.Now()
+		_, err := conn.Do(ctx, wire.TypeProduce, body)
+		return time.Since(t0), err
+	}
+	for range 200 {
+		if _, err := do(); err != nil {
+			return nil, nil, fmt.Errorf("produce baseline: %w", err)
+		}
+	}
+	send, produce = make(latencies, 0, n), make(latencies, 0, n)
 	for range n {
 		t0 := time.Now()
 		if _, err := p.Send(ctx, &rmq.Message{Payload: payload}); err != nil {
-			return nil, fmt.Errorf("send: %w", err)
+			return nil, nil, fmt.Errorf("send: %w", err)
 		}
-		lat = append(lat, time.Since(t0))
+		send = append(send, time.Since(t0))
+		rt, err := do()
+		if err != nil {
+			return nil, nil, fmt.Errorf("produce baseline: %w", err)
+		}
+		produce = append(produce, rt)
 	}
-	return lat, p.Close(ctx)
+	return send, produce, p.Close(ctx)
 }

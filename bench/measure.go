@@ -18,8 +18,8 @@ import (
 	"github.com/rustmq/rustmq-go/broker"
 	rmq "github.com/rustmq/rustmq-go/runtime"
 	"github.com/rustmq/rustmq-go/transport"
-	"github.com/rustmq/rustmq-go/transport/wire"
 	"github.com/rustmq/rustmq-go/transport/compress"
+	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
 // benchTopic is the topic every measurement produces to.

@@ -54,6 +54,7 @@ type Producer struct {
 	createN     atomic.Int32 // entries in createOther
 
 	delivered, failed atomic.Int64
+	clock             clock
 
 	closeOnce sync.Once
 	closeDone chan struct{}
@@ -71,6 +72,7 @@ func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
 		closeDone: make(chan struct{}),
 	}
 	p.delivery = newDeliveryQueue(p)
+	p.clock.accepted = p.acceptedCount
 	if p.idem {
 		p.idemSize = actors.IdempotenceHeadersSize
 	}
@@ -329,7 +331,7 @@ func (p *Producer) waitSpaceLocked(ctx context.Context, size int64) error {
 // the context's cause; if ctx ends after that, Send returns the context's
 // error at once and the message may still be written.
 func (p *Producer) Send(ctx context.Context, m *Message) (*Result, error) {
-	e, err := p.prepare(ctx, m, time.Now().UnixNano(), nil)
+	e, err := p.prepare(ctx, m, p.now(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +379,7 @@ func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*Result, e
 	if cb == nil {
 		cb = noCallback
 	}
-	e, err := p.prepare(ctx, m, time.Now().UnixNano(), cb)
+	e, err := p.prepare(ctx, m, p.now(), cb)
 	if err != nil {
 		return err
 	}
@@ -385,6 +387,15 @@ func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*Result, e
 }
 
 func noCallback(*Result, error) {}
+
+// now is the time of acceptance, from the producer's coarse clock.
+func (p *Producer) now() int64 { return p.clock.read() }
+
+func (p *Producer) acceptedCount() int64 {
+	p.in.mu.Lock()
+	defer p.in.mu.Unlock()
+	return p.in.accepted
+}
 
 // SendBatch produces msgs and waits for all their results, returned in the
 // order of msgs with each message's error in Result.Err. Every message is
@@ -396,7 +407,7 @@ func noCallback(*Result, error) {}
 // batch larger than MaxBufferedBytes or MaxBufferedRecords is sent in parts
 // rather than waiting for space it holds itself.
 func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) ([]*Result, error) {
-	now := time.Now().UnixNano()
+	now := p.now()
 	envs := make([]*envelope, len(msgs))
 	for i, m := range msgs {
 		e, err := p.prepare(ctx, m, now, nil)
@@ -625,6 +636,7 @@ func (p *Producer) close(ctx context.Context) error {
 	grace.Stop()
 	p.rt.forget(p)
 	p.unregisterMetrics()
+	p.clock.close()
 	p.delivery.close()
 	if !inCallback {
 		select {

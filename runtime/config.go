@@ -122,7 +122,12 @@ type Config struct {
 	// no tracing, at near-zero cost. A sampler deciding on a message's
 	// "create <topic>" span sees its name, kind and parent; the messaging
 	// attributes are set once the span records, so that unsampled messages
-	// do not pay for them.
+	// do not pay for them. The create span's context is written into the
+	// message's traceparent header when the span records, and, with the
+	// sampled flag clear, when it does not but the caller's context carries
+	// a trace (whose decision should travel on); an unsampled root, of
+	// whose trace no backend will ever hold a span, writes nothing and
+	// costs no more than the tracer's Start.
 	TracerProvider trace.TracerProvider
 	// MeterProvider receives the runtime's metrics (the messaging
 	// conventions' messaging.client.operation.duration and

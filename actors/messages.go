@@ -93,6 +93,10 @@ func (e *ProduceError) Unwrap() error { return e.Err }
 type EnsureConn struct {
 	Addr    string
 	ReplyTo *actor.PID
+	// Once asks for the ConnReady answer only: ReplyTo is not told with
+	// ConnGone when the connection actor stops for good (a one-off
+	// requester that will be gone by then).
+	Once bool
 }
 
 // ConnReady answers [EnsureConn]. Link is the connection's shared handle

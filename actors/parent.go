@@ -111,7 +111,9 @@ func (a *connSupervisor) Receive(c actor.Context) {
 			}
 		}
 		if m.ReplyTo != nil {
-			a.addWatcher(m.Addr, m.ReplyTo)
+			if !m.Once {
+				a.addWatcher(m.Addr, m.ReplyTo)
+			}
 			c.Send(m.ReplyTo, &ConnReady{Addr: m.Addr, PID: pid, Link: link})
 		}
 	case *actor.Stopping:

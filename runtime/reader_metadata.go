@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/rustmq/rustmq-go/actors"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
@@ -111,16 +109,12 @@ func (r *Runtime) metadataAddrs() []string {
 // queryMetadata runs one Metadata request through the connection actor of
 // addr (named by its address under the connections supervisor).
 func (r *Runtime) queryMetadata(ctx context.Context, addr string, body []byte) (*wire.MetadataResponse, error) {
-	// The connection actor of addr, asked to exist first; its PID is its
-	// name under the connections supervisor.
-	r.sys.Root.Send(r.conns, &actors.EnsureConn{Addr: addr})
-	conn := actor.NewPID(r.conns.Address, r.conns.Id+"/"+addr)
 	reply := make(chan *actors.Response, 1)
 	deadline := time.Now().Add(r.cfg.RequestTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	props := actors.NewQueryProps(conn, actors.Request{ReqType: wire.TypeMetadata, Body: body, Deadline: deadline},
+	props := actors.NewQueryProps(r.conns, addr, actors.Request{ReqType: wire.TypeMetadata, Body: body, Deadline: deadline},
 		func(m *actors.Response) { reply <- m })
 	pid, err := r.spawn(r.readers, props, "")
 	if err != nil {

@@ -58,6 +58,8 @@ type batch struct {
 	// a straggling request never sees it reused.
 	refs atomic.Int32
 
+	part *partition // whose spare list it goes back to
+
 	// owner decides who completes the attempt in flight: it holds the
 	// attempt's request id while it is out, and whoever swaps it first —
 	// the request's goroutine delivering a success (to claimed), or the
@@ -71,11 +73,23 @@ const claimed = ^uint64(0)
 
 var batchPool = sync.Pool{New: func() any { return new(batch) }}
 
-// newBatch returns an empty batch whose body starts with head and has room
-// for hint bytes: appending records to a body that grows as it goes would
-// copy it over and over.
-func newBatch(head []byte, now time.Time, hint int) *batch {
-	bt := batchPool.Get().(*batch)
+// newBatch returns an empty batch of p whose body starts with p's head and
+// has room for p's hint: appending records to a body that grows as it goes
+// would copy it over and over. It reuses one of p's spare batches first:
+// sync.Pool empties at every collection, and a partition's request bodies
+// (a hundred kilobytes each with default settings) would be allocated
+// afresh after each one. Call it with p.mu held.
+func newBatch(p *partition, now time.Time) *batch {
+	var bt *batch
+	if n := len(p.spare); n > 0 {
+		bt = p.spare[n-1]
+		p.spare[n-1] = nil
+		p.spare = p.spare[:n-1]
+	} else {
+		bt = batchPool.Get().(*batch)
+	}
+	head, hint := p.head, p.hint
+	bt.part = p
 	if cap(bt.body) < hint {
 		bt.body = make([]byte, 0, hint)
 	}
@@ -93,14 +107,27 @@ func recycle(bt *batch) {
 		return
 	}
 	clear(bt.recs)
-	recs, body := bt.recs[:0], bt.body[:0]
-	if cap(body) > 4<<20 {
+	recs, body, p := bt.recs[:0], bt.body[:0], bt.part
+	if cap(body) > maxBodyHint {
 		body = nil // an outsized one-off: let it go
 	}
 	*bt = batch{}
 	bt.recs, bt.body = recs, body
-	batchPool.Put(bt)
+	if p != nil {
+		p.mu.Lock()
+		if len(p.spare) < maxSpare {
+			p.spare = append(p.spare, bt)
+			bt = nil
+		}
+		p.mu.Unlock()
+	}
+	if bt != nil {
+		batchPool.Put(bt)
+	}
 }
+
+// maxSpare is how many finished batches a partition keeps for reuse.
+const maxSpare = 4
 
 // reqIDs numbers every request of every batcher, so that an answer can
 // never be taken for another request's.

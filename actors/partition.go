@@ -25,6 +25,7 @@ type partition struct {
 	hint int
 
 	mu       sync.Mutex
+	spare    []*batch // finished batches kept for reuse
 	open     *batch
 	ready    []*batch // closed (full) batches, oldest first
 	signaled bool
@@ -71,7 +72,7 @@ func (p *partition) appendRecs(recs []*Record, src Source, each func(k int)) (wa
 			bt, news = nil, true
 		}
 		if bt == nil {
-			bt = newBatch(p.head, time.Now(), p.hint)
+			bt = newBatch(p, time.Now())
 			p.open, news = bt, true
 		}
 		if len(bt.recs) == 0 && p.limits.idem {

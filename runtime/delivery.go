@@ -51,10 +51,8 @@ func newDeliveryQueue(p *Producer) *deliveryQueue {
 	return q
 }
 
-func (q *deliveryQueue) push(ds []delivered) {
-	q.mu.Lock()
-	q.items = append(q.items, ds...)
-	q.mu.Unlock()
+// wake tells the goroutine that items were queued.
+func (q *deliveryQueue) wake() {
 	select {
 	case q.signal <- struct{}{}:
 	default:

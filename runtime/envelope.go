@@ -166,9 +166,9 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 	if err != nil {
 		err = p.mapErr(envOf(recs[0]).msg, err)
 	}
-	var rel release
-	var queued release
-	var async []delivered
+	var rel, queued release
+	q := p.delivery
+	locked := false
 	for i, r := range recs {
 		e := envOf(r)
 		e.rec.Partition = o.Partition
@@ -181,10 +181,13 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 			p.endCreateSpan(x.span, o.Partition, off, err)
 		}
 		if e.cb != nil {
-			if async == nil {
-				async = make([]delivered, 0, len(recs)-i)
+			// Straight into the callback queue, under its lock once per
+			// call rather than through a slice of our own.
+			if !locked {
+				q.mu.Lock()
+				locked = true
 			}
-			async = append(async, delivered{e: e, offset: off, err: err})
+			q.items = append(q.items, delivered{e: e, offset: off, err: err})
 			queued.add(e.rec.Tag, 0, 0)
 			continue
 		}
@@ -198,6 +201,9 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 	} else {
 		p.failed.Add(int64(len(recs)))
 	}
+	// Counted as queued before the callbacks can run (the queue's lock is
+	// still held): they must not finish messages their generation does not
+	// yet count.
 	in := p.in
 	in.mu.Lock()
 	if rel.msgs > 0 {
@@ -215,8 +221,9 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 	}
 	in.signalSpaceLocked()
 	in.mu.Unlock()
-	if len(async) > 0 {
-		p.delivery.push(async)
+	if locked {
+		q.mu.Unlock()
+		q.wake()
 	}
 }
 

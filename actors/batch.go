@@ -90,6 +90,9 @@ func newBatch(p *partition, now time.Time) *batch {
 	}
 	head, hint := p.head, p.hint
 	bt.part = p
+	if n := min(p.limits.size, maxRecsHint); cap(bt.recs) < n {
+		bt.recs = make([]*Record, 0, n) // room for a full batch at once
+	}
 	if cap(bt.body) < hint {
 		bt.body = make([]byte, 0, hint)
 	}
@@ -125,6 +128,9 @@ func recycle(bt *batch) {
 		batchPool.Put(bt)
 	}
 }
+
+// maxRecsHint bounds the record slice a new batch is given up front.
+const maxRecsHint = 4096
 
 // maxSpare is how many finished batches a partition keeps for reuse.
 const maxSpare = 4

@@ -31,10 +31,11 @@ type heapResult struct {
 	bufferedPerMsg float64 // what MaxBufferedBytes counts per message
 }
 
-// measureHeap sends n messages of size bytes (one shared *Message, so that
-// the caller's own allocations are not counted) to an in-process broker
-// that holds every answer back, so that all n stay buffered, and measures
-// the live heap they add and the allocations SendAsync made.
+// measureHeap sends 2n messages of size bytes (one shared *Message, so
+// that the caller's own allocations are not counted) to an in-process
+// broker that holds every answer back, so that all of them stay buffered,
+// and measures the live heap they add per message and the allocations
+// SendAsync made for the second n.
 func measureHeap(ctx context.Context, s setup, n int) (heapResult, error) {
 	res := heapResult{n: n}
 	b, err := broker.Start(ctx, broker.Config{Topics: map[string]int{benchTopic: s.partitions}})
@@ -47,7 +48,7 @@ func measureHeap(ctx context.Context, s setup, n int) (heapResult, error) {
 		return res, err
 	}
 	defer func() { _ = rt.Close(context.Background()) }()
-	p, err := rt.CreateProducer(benchTopic, rmq.ProducerConfig{Acks: rmq.AcksLeader, MaxInFlight: 1, MaxBufferedRecords: int64(n) + 1, MaxBufferedBytes: 1 << 30})
+	p, err := rt.CreateProducer(benchTopic, rmq.ProducerConfig{Acks: rmq.AcksLeader, MaxInFlight: 1, MaxBufferedRecords: 2*int64(n) + 1, MaxBufferedBytes: 1 << 30})
 	if err != nil {
 		return res, err
 	}
@@ -57,33 +58,41 @@ func measureHeap(ctx context.Context, s setup, n int) (heapResult, error) {
 	}
 	b.SetResponseDelay(time.Hour)
 	var done sync.WaitGroup
-	done.Add(n)
+	done.Add(2 * n)
 	cb := func(*rmq.Result, error) { done.Done() }
-	// Twice: the first collection moves what sync.Pools hold to their
-	// victim caches, the second frees it, so that nothing allocated before
-	// is reused (and left out of the count).
-	goruntime.GC()
-	goruntime.GC()
-	var before, after goruntime.MemStats
-	goruntime.ReadMemStats(&before)
-	for range n {
-		if err := p.SendAsync(ctx, msg, cb); err != nil {
-			return res, err
+	// The heap is read after n and after 2n buffered messages: the slope
+	// between the two leaves out what the first readings hold apart from
+	// the messages (pools, warm-up batches, the collector's timing).
+	send := func() (heap, mallocs uint64, err error) {
+		var ms goruntime.MemStats
+		goruntime.ReadMemStats(&ms)
+		m0 := ms.Mallocs
+		for range n {
+			if err := p.SendAsync(ctx, msg, cb); err != nil {
+				return 0, 0, err
+			}
 		}
+		// Let the router and batchers take everything in.
+		time.Sleep(300 * time.Millisecond)
+		goruntime.ReadMemStats(&ms)
+		mallocs = ms.Mallocs - m0
+		goruntime.GC()
+		goruntime.GC()
+		goruntime.ReadMemStats(&ms)
+		return ms.HeapAlloc, mallocs, nil
 	}
-	// Let the router and batchers take everything in.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := p.Metrics(); m.RecordsSent > 0 && m.InFlight > 0 {
-			break
-		}
-	}
-	time.Sleep(200 * time.Millisecond)
-	goruntime.ReadMemStats(&after)
-	res.allocsPerMsg = float64(after.Mallocs-before.Mallocs) / float64(n)
 	goruntime.GC()
-	goruntime.ReadMemStats(&after)
-	res.bytesPerMsg = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
-	res.bufferedPerMsg = float64(p.Metrics().BufferedBytes) / float64(n)
+	h1, _, err := send()
+	if err != nil {
+		return res, err
+	}
+	h2, mallocs, err := send()
+	if err != nil {
+		return res, err
+	}
+	res.allocsPerMsg = float64(mallocs) / float64(n)
+	res.bytesPerMsg = (float64(h2) - float64(h1)) / float64(n)
+	res.bufferedPerMsg = float64(p.Metrics().BufferedBytes) / float64(2*n)
 	b.SetResponseDelay(0)
 	b.DropConnections() // the held requests are retried and answered
 	wait := make(chan struct{})

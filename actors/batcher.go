@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rustmq/rustmq-go/supervision"
-	"github.com/rustmq/rustmq-go/transport/compress"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
@@ -72,9 +71,6 @@ type BatcherConfig struct {
 	// MaxRetries bounds the attempts after the first; < 0 means unlimited
 	// (the delivery timeout still applies).
 	MaxRetries int
-	// Codec is the producer's compression (the runtime compresses values
-	// in the caller's goroutine); it only names the batches' spans.
-	Codec compress.Codec
 	// Metadata is the PID of the metadata actor.
 	Metadata *actor.PID
 	// Source is the producer's record source; every record ends in its

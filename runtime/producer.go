@@ -128,7 +128,7 @@ func (p *Producer) actorProps(ready chan<- *actor.PID) *actor.Props {
 				BatchSize: pc.BatchSize, BatchBytes: pc.BatchBytes, Linger: pc.Linger, MaxInFlight: pc.MaxInFlight,
 				Acks: acks, Idempotent: p.idem, NewProducerID: newProducerID,
 				RequestTimeout: pc.RequestTimeout, Backoff: pc.RetryBackoff, MaxRetries: maxRetries,
-				Codec: pc.Compression, Metadata: p.rt.metadata, Counters: &p.counters, Meters: meters, Tracer: p.tracer,
+				Metadata: p.rt.metadata, Counters: &p.counters, Meters: meters, Tracer: p.tracer,
 				ClientID: rc.ClientID, Logger: p.rt.log, Options: opts,
 			},
 		},

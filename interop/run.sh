@@ -14,9 +14,8 @@
 # client's bincode, then per scenario start a server on a loopback UDP port,
 # run the client or the checker, stop the server with SIGTERM and require exit
 # status 0. Every step is bounded with timeout(1). Scenarios that can only
-# pass once the runtime has its upstream mode, or once ALPN auto recognises
-# old quinn's refusal, run only when RUSTMQ_INTEROP_UPSTREAM_MODE=1 or
-# RUSTMQ_INTEROP_ALPN_FALLBACK=1 is set (else they print SKIP). Exit status is
+# pass once the runtime has its upstream mode run only when
+# RUSTMQ_INTEROP_UPSTREAM_MODE=1 is set (else they print SKIP). Exit status is
 # non-zero on any failure.
 set -uo pipefail
 
@@ -302,7 +301,7 @@ up_check "upstream mode: MaxInFlight 5 asked, per-key order kept" RUSTMQ_INTEROP
 # ALPN auto against old quinn (APPLICATION_ERROR 0x0c on the refused ALPN):
 # the retry without ALPN needs a server whose accept loop survives the failed
 # handshake, which upstream's does not (--keep-accepting is not upstream).
-up_check "ALPN auto falls back to none against quinn 0.9 (server --keep-accepting)" RUSTMQ_INTEROP_ALPN_FALLBACK \
+up_check "ALPN auto falls back to none against quinn 0.9 (server --keep-accepting)" "" \
 	--keep-accepting -- -messages 2000 -max-value 200 -max-request-bytes 2200 -batch-bytes 1100 -alpn auto
 
 echo "interop: total $(since "$t0")"

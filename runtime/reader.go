@@ -221,15 +221,18 @@ type Reader struct {
 	cfg   ReaderConfig
 	group *actor.PID
 
-	mu      sync.Mutex
-	parts   map[int32]*partBuf
-	order   []int32 // partitions being read, sorted
-	ready   []*partBuf
-	active  int // partitions neither ended nor failed
-	err     error
-	closed  bool
-	gone    bool // the group actor stopped
-	notify  chan struct{}
+	mu     sync.Mutex
+	parts  map[int32]*partBuf
+	order  []int32 // partitions being read, sorted
+	ready  []*partBuf
+	active int // partitions neither ended nor failed
+	err    error
+	closed bool
+	gone   bool // the group actor stopped
+	// wake is closed, and cleared, when something a caller of Next waits
+	// for happens (records, an end, a failure, Close); nil while nobody
+	// waits. Closing wakes every waiting caller, not only one.
+	wake    chan struct{}
 	goneCh  chan struct{}
 	started sync.Once
 
@@ -275,7 +278,7 @@ func (r *Runtime) NewReader(ctx context.Context, topic string, cfg ReaderConfig)
 	if closed {
 		return nil, ErrClosed
 	}
-	rd := &Reader{rt: r, topic: topic, cfg: cfg, parts: make(map[int32]*partBuf), notify: make(chan struct{}, 1), goneCh: make(chan struct{})}
+	rd := &Reader{rt: r, topic: topic, cfg: cfg, parts: make(map[int32]*partBuf), goneCh: make(chan struct{})}
 	if r.cfg.MeterProvider != nil {
 		if rd.metrics, err = newReaderMetrics(r, rd); err != nil {
 			return nil, err
@@ -435,9 +438,13 @@ func (rd *Reader) Next(ctx context.Context) (*ReadRecord, error) {
 			rd.mu.Unlock()
 			return nil, ErrEndOfPartitions
 		}
+		if rd.wake == nil {
+			rd.wake = make(chan struct{})
+		}
+		wake := rd.wake
 		rd.mu.Unlock()
 		select {
-		case <-rd.notify:
+		case <-wake:
 		case <-ctx.Done():
 			return nil, rd.waitErr(ctx)
 		}
@@ -514,8 +521,8 @@ func (rd *Reader) Close() error {
 		return nil
 	}
 	rd.closed = true
+	rd.signalLocked()
 	rd.mu.Unlock()
-	rd.signal()
 	rd.stop()
 	return nil
 }
@@ -539,10 +546,11 @@ func (rd *Reader) stop() {
 	rd.metrics.unregister()
 }
 
-func (rd *Reader) signal() {
-	select {
-	case rd.notify <- struct{}{}:
-	default:
+// signalLocked wakes every caller waiting in Next, under rd.mu.
+func (rd *Reader) signalLocked() {
+	if rd.wake != nil {
+		close(rd.wake)
+		rd.wake = nil
 	}
 }
 
@@ -574,8 +582,8 @@ func (rd *Reader) groupStopped() {
 	}
 	rd.gone = true
 	close(rd.goneCh)
+	rd.signalLocked()
 	rd.mu.Unlock()
-	rd.signal()
 }
 
 // gaveUp fails the reader when the supervisor gave up on a partition's
@@ -608,8 +616,8 @@ func (s *readerSink) Records(p int32, first int64, recs []wire.Record, _ int64) 
 		pb.queued = true
 		rd.ready = append(rd.ready, pb)
 	}
+	rd.signalLocked()
 	rd.mu.Unlock()
-	rd.signal()
 }
 
 // End marks a partition read to its end.
@@ -620,8 +628,8 @@ func (s *readerSink) End(p int32) {
 		pb.done = true
 		rd.active--
 	}
+	rd.signalLocked()
 	rd.mu.Unlock()
-	rd.signal()
 }
 
 // Fail ends the reader with err.
@@ -635,6 +643,6 @@ func (s *readerSink) Fail(p int32, err error) {
 	if rd.err == nil {
 		rd.err = &ReadError{Topic: rd.topic, Partition: p, Err: err}
 	}
+	rd.signalLocked()
 	rd.mu.Unlock()
-	rd.signal()
 }

@@ -1,0 +1,226 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rustmq/rustmq-go/broker"
+	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/transport/compress"
+	"github.com/rustmq/rustmq-go/transport/wire"
+)
+
+// sendValues sends one record per value to partition p of the producer's
+// topic, in one batch.
+func sendValues(t *testing.T, pr *rmq.Producer, p int32, values ...string) {
+	t.Helper()
+	msgs := make([]*rmq.Message, len(values))
+	for i, v := range values {
+		msgs[i] = &rmq.Message{Payload: []byte(v), Partition: p, ExplicitPartition: true}
+	}
+	if _, err := pr.SendBatch(ctxTimeout(t, 20*time.Second), msgs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReaderConcurrentNext has several goroutines wait in Next on one
+// following reader: every record fetched reaches one of them even though
+// they all waited when it arrived, and Close wakes every one still
+// waiting.
+func TestReaderConcurrentNext(t *testing.T) {
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"c": 1}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "c", rmq.ProducerConfig{})
+	rd := newReader(t, rt, "c", rmq.ReaderConfig{Follow: true, Start: rmq.StartLatest, Poll: 100 * time.Millisecond})
+
+	const waiters, n = 4, 40
+	recs := make(chan int64, n)
+	errs := make(chan error, waiters)
+	var wg sync.WaitGroup
+	for range waiters {
+		wg.Go(func() {
+			for {
+				rec, err := rd.Next(context.Background())
+				if err != nil {
+					errs <- err
+					return
+				}
+				recs <- rec.Offset
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // let every goroutine wait in Next
+	values := make([]string, n)
+	for i := range values {
+		values[i] = fmt.Sprint(i)
+	}
+	sendValues(t, p, 0, values...) // one batch, so one fetch answer
+	seen := map[int64]bool{}
+	timeout := time.After(10 * time.Second)
+	for len(seen) < n {
+		select {
+		case off := <-recs:
+			if seen[off] {
+				t.Fatalf("offset %d returned twice", off)
+			}
+			seen[off] = true
+		case <-timeout:
+			t.Fatalf("%d of %d records returned to %d concurrent callers of Next", len(seen), n, waiters)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // every caller is waiting again
+	if err := rd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Close woke %d of %d callers waiting in Next", len(errs), waiters)
+	}
+	for range waiters {
+		if err := <-errs; !errors.Is(err, rmq.ErrClosed) {
+			t.Errorf("Next after Close: %v", err)
+		}
+	}
+}
+
+// TestReaderConcurrentNextAtEnd: callers waiting in Next of a reader that
+// does not follow all get ErrEndOfPartitions once the last partition
+// ends, not only the first one woken.
+func TestReaderConcurrentNextAtEnd(t *testing.T) {
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"e": 3}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "e", rmq.ProducerConfig{})
+	for part := range int32(3) {
+		sendValues(t, p, part, "a", "b")
+	}
+	for range 5 {
+		rd := newReader(t, rt, "e", rmq.ReaderConfig{})
+		var got sync.Map
+		var wg sync.WaitGroup
+		errs := make(chan error, 6)
+		for range 6 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				for {
+					rec, err := rd.Next(ctx)
+					if err != nil {
+						errs <- err
+						return
+					}
+					got.Store(fmt.Sprint(rec.Partition, rec.Offset), true)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if !errors.Is(err, rmq.ErrEndOfPartitions) {
+				t.Fatalf("a concurrent caller of Next got %v, want ErrEndOfPartitions", err)
+			}
+		}
+		n := 0
+		got.Range(func(any, any) bool { n++; return true })
+		if n != 6 {
+			t.Fatalf("read %d distinct records, want 6", n)
+		}
+		_ = rd.Close()
+	}
+}
+
+// TestReaderOffsetsAtTheEdges: a start exactly at the end reads nothing
+// (and, following, what comes next), StartFromEnd larger than the
+// partition starts at offset 0, and Next after Close says closed.
+func TestReaderOffsetsAtTheEdges(t *testing.T) {
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"o": 1}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "o", rmq.ProducerConfig{})
+	sendValues(t, p, 0, "r0", "r1", "r2")
+
+	rd := newReader(t, rt, "o", rmq.ReaderConfig{Start: 3})
+	if rec, err := rd.Next(ctxTimeout(t, 5*time.Second)); !errors.Is(err, rmq.ErrEndOfPartitions) {
+		t.Fatalf("start at the high watermark: %v, %v", rec, err)
+	}
+	rd = newReader(t, rt, "o", rmq.ReaderConfig{Start: rmq.StartFromEnd(1000)})
+	got := readAll(t, rd)
+	if len(got[0]) != 3 || got[0][0] != "r0" {
+		t.Fatalf("StartFromEnd(1000) of 3 records read %v", got)
+	}
+	rd = newReader(t, rt, "o", rmq.ReaderConfig{Start: 3, Follow: true, Poll: 50 * time.Millisecond})
+	sendValues(t, p, 0, "r3")
+	if rec, err := rd.Next(ctxTimeout(t, 10*time.Second)); err != nil || rec.Offset != 3 || string(rec.Value) != "r3" {
+		t.Fatalf("following from the high watermark: %v, %v", rec, err)
+	}
+	_ = rd.Close()
+	for range 2 {
+		if _, err := rd.Next(context.Background()); !errors.Is(err, rmq.ErrClosed) {
+			t.Fatalf("Next after Close: %v", err)
+		}
+	}
+	// Past the end, following or not: a typed error, at once.
+	rd = newReader(t, rt, "o", rmq.ReaderConfig{Start: 5, Follow: true})
+	if _, err := rd.Next(ctxTimeout(t, 5*time.Second)); !errors.Is(err, rmq.ErrOffsetOutOfRange) {
+		t.Fatalf("following from past the end: %v", err)
+	}
+}
+
+// TestReaderDecompressionBombs reads values whose rmq-codec header is
+// true but which decompress far beyond MaxDecodedBytes, with every codec:
+// each is a *RecordError naming the limit, the reader does not allocate
+// what the value expands to, and the record after it reads normally.
+func TestReaderDecompressionBombs(t *testing.T) {
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"bomb": 1}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "bomb", rmq.ProducerConfig{})
+	const expanded, limit = 64 << 20, 1 << 20
+	zeros := make([]byte, expanded)
+	codecs := []compress.Codec{compress.Gzip, compress.LZ4, compress.Zstd}
+	for _, c := range codecs {
+		v, err := c.Compress(nil, zeros)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v) > 900<<10 {
+			t.Fatalf("%v: a %d MiB bomb takes %d bytes, too many for one record", c, expanded>>20, len(v))
+		}
+		// Sent as is, with a true codec header: the producer does not
+		// compress a value that already names its codec.
+		m := &rmq.Message{Payload: v, Headers: []rmq.Header{{Key: wire.HeaderCodec, Value: []byte(c.String())}}}
+		if _, err := p.Send(ctxTimeout(t, 20*time.Second), m); err != nil {
+			t.Fatalf("%v bomb: %v", c, err)
+		}
+		sendValues(t, p, 0, "after "+c.String())
+	}
+	zeros = nil
+
+	rd := newReader(t, rt, "bomb", rmq.ReaderConfig{MaxDecodedBytes: limit})
+	ctx := ctxTimeout(t, 30*time.Second)
+	for _, c := range codecs {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		rec, err := rd.Next(ctx)
+		runtime.ReadMemStats(&after)
+		var re *rmq.RecordError
+		if !errors.As(err, &re) || !errors.Is(err, compress.ErrTooLarge) || rec == nil {
+			t.Fatalf("%v bomb: %v, %v", c, rec, err)
+		}
+		if grown := after.TotalAlloc - before.TotalAlloc; grown > 32<<20 {
+			t.Errorf("%v bomb: decoding allocated %d MiB with MaxDecodedBytes %d MiB", c, grown>>20, limit>>20)
+		}
+		if rec, err := rd.Next(ctx); err != nil || string(rec.Value) != "after "+c.String() {
+			t.Fatalf("record after the %v bomb: %v, %v", c, rec, err)
+		}
+	}
+	if _, err := rd.Next(ctx); !errors.Is(err, rmq.ErrEndOfPartitions) {
+		t.Fatalf("after the bombs: %v", err)
+	}
+}

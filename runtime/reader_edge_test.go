@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rustmq/rustmq-go/broker"
+	"github.com/rustmq/rustmq-go/internal/devcert"
 	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/supervision"
 	"github.com/rustmq/rustmq-go/transport/compress"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
@@ -222,5 +225,78 @@ func TestReaderDecompressionBombs(t *testing.T) {
 	}
 	if _, err := rd.Next(ctx); !errors.Is(err, rmq.ErrEndOfPartitions) {
 		t.Fatalf("after the bombs: %v", err)
+	}
+}
+
+// TestReaderFollowsAcrossBrokerRestart follows a topic of a durable
+// broker, which then stops and comes back on the same address, with the
+// same certificate and one more partition: the reader resumes where it was
+// in the old partition, nothing repeated or lost, and reads the new
+// partition from its first record.
+func TestReaderFollowsAcrossBrokerRestart(t *testing.T) {
+	ca, err := devcert.NewCA("restart CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.IssueServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := ca.WriteCA(caFile); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := broker.Config{Topics: map[string]int{"grow": 1}, DataDir: dir, Certificate: &leaf}
+	b1, err := broker.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b1.Close() })
+	cfg.Listen, cfg.Topics = b1.Addr(), map[string]int{"grow": 2}
+	key := b1.StatelessResetKey()
+	cfg.StatelessResetKey = &key
+
+	rt := newRuntime(t, []string{b1.Addr()}, caFile, func(c *rmq.Config) { c.MetadataRefresh = 200 * time.Millisecond })
+	p := newProducer(t, rt, "grow", rmq.ProducerConfig{DeliveryTimeout: 30 * time.Second})
+	rd := newReader(t, rt, "grow", rmq.ReaderConfig{Follow: true, Poll: 100 * time.Millisecond,
+		RetryBackoff: supervision.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}})
+	ctx := ctxTimeout(t, 60*time.Second)
+	next := func(what string) *rmq.ReadRecord {
+		t.Helper()
+		rec, err := rd.Next(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return rec
+	}
+	sendValues(t, p, 0, "before-0", "before-1")
+	for i := range 2 {
+		if rec := next("before the restart"); rec.Offset != int64(i) || string(rec.Value) != fmt.Sprintf("before-%d", i) {
+			t.Fatalf("before the restart: %d %q", rec.Offset, rec.Value)
+		}
+	}
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the reader's fetches fail and retry meanwhile
+	b2, err := broker.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b2.Close() })
+	sendValues(t, p, 0, "after-2")
+	sendValues(t, p, 1, "new-0")
+	got := map[string]bool{}
+	for len(got) < 2 {
+		rec := next("after the restart")
+		key := fmt.Sprintf("%d/%d %s", rec.Partition, rec.Offset, rec.Value)
+		if key != "0/2 after-2" && key != "1/0 new-0" {
+			t.Fatalf("after the restart: read %s", key)
+		}
+		got[key] = true
+	}
+	if parts := rd.Partitions(); len(parts) != 2 {
+		t.Fatalf("Partitions() = %v after the topic grew", parts)
 	}
 }

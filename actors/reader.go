@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,9 @@ const StartLatest int64 = -1
 
 // ErrOffsetOutOfRange is matched by every *[OffsetOutOfRangeError].
 var ErrOffsetOutOfRange = errors.New("rustmq: offset out of range")
+
+// errBadAnswer marks a fetch answer that decodes but cannot be true.
+var errBadAnswer = errors.New("rustmq: impossible fetch answer")
 
 // OffsetOutOfRangeError says a reader was asked to start beyond the end of
 // a partition: Offset is past HighWatermark, the offset the next record
@@ -344,11 +348,13 @@ func (a *partitionReader) onResponse(m *Response) {
 	var resp wire.FetchResponse
 	err := m.Err
 	if err == nil {
-		if err = resp.Unmarshal(m.Body); err != nil {
-			err = fmt.Errorf("rustmq: fetch %s/%d from %s: %w", a.cfg.Topic, a.cfg.Partition, m.Addr, err)
-		} else {
+		if err = resp.Unmarshal(m.Body); err == nil {
 			err = resp.Err()
 		}
+	}
+	if err == nil && resp.HighWatermark > math.MaxInt64 {
+		// No offset is that large: a broker that says so cannot be read.
+		err = fmt.Errorf("%w: high watermark %d is beyond any offset", errBadAnswer, resp.HighWatermark)
 	}
 	if err != nil {
 		if re, ok := errors.AsType[*wire.ResponseError](err); ok && re.Err == wire.ErrUnknownServerError && strings.HasPrefix(re.Message, "offset out of range") {
@@ -357,8 +363,9 @@ func (a *partitionReader) onResponse(m *Response) {
 			a.fail(&OffsetOutOfRangeError{Topic: a.cfg.Topic, Partition: a.cfg.Partition, Offset: a.cur.next, HighWatermark: int64(resp.HighWatermark)})
 			return
 		}
+		err = fmt.Errorf("rustmq: fetch %s/%d from %s: %w", a.cfg.Topic, a.cfg.Partition, m.Addr, err)
 		if !retriable(err) {
-			a.fail(fmt.Errorf("rustmq: fetch %s/%d from %s: %w", a.cfg.Topic, a.cfg.Partition, m.Addr, err))
+			a.fail(err)
 			return
 		}
 		a.retry(err)

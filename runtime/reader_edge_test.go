@@ -1,11 +1,14 @@
 package runtime_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -286,17 +289,81 @@ func TestReaderFollowsAcrossBrokerRestart(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b2.Close() })
 	sendValues(t, p, 0, "after-2")
-	sendValues(t, p, 1, "new-0")
-	got := map[string]bool{}
-	for len(got) < 2 {
-		rec := next("after the restart")
-		key := fmt.Sprintf("%d/%d %s", rec.Partition, rec.Offset, rec.Value)
-		if key != "0/2 after-2" && key != "1/0 new-0" {
-			t.Fatalf("after the restart: read %s", key)
-		}
-		got[key] = true
+	if rec := next("after the restart"); rec.Partition != 0 || rec.Offset != 2 || string(rec.Value) != "after-2" {
+		t.Fatalf("after the restart: read %d/%d %q", rec.Partition, rec.Offset, rec.Value)
 	}
-	if parts := rd.Partitions(); len(parts) != 2 {
-		t.Fatalf("Partitions() = %v after the topic grew", parts)
+	// The metadata refresh finds the new partition; the reader takes it on.
+	for deadline := time.Now().Add(10 * time.Second); len(rd.Partitions()) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("Partitions() = %v 10s after the topic grew", rd.Partitions())
+		}
+		time.Sleep(20 * time.Millisecond) // polling what the metadata refresh changes
+	}
+	sendValues(t, p, 1, "new-0")
+	if rec := next("the new partition"); rec.Partition != 1 || rec.Offset != 0 || string(rec.Value) != "new-0" {
+		t.Fatalf("the new partition: read %d/%d %q", rec.Partition, rec.Offset, rec.Value)
+	}
+}
+
+// TestReaderHostileFetchAnswers answers the reader's fetches with frames a
+// broker should never send: a record count of 2^40 in a few bytes, a high
+// watermark of 2^64-1, and far more records than the fetch asked for. The
+// reader claims nothing a frame says, names the cause, and reads what
+// is real.
+func TestReaderHostileFetchAnswers(t *testing.T) {
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"h": 1}})
+	rt := newRuntime(t, []string{b.Addr()}, ca, nil)
+	p := newProducer(t, rt, "h", rmq.ProducerConfig{})
+	sendValues(t, p, 0, "real-0", "real-1")
+
+	// 2^40 records claimed by a 9-byte body: a decode error, at once.
+	claim := wire.AppendFrame(nil, wire.TypeFetch)
+	claim = append(claim, 0, 0, 0, 0, 0, 1, 0, 0, 0xAA) // u64 little endian 2^40, then garbage
+	b.FailNext(broker.Fault{RequestType: wire.TypeFetch, Topic: "h", Partition: 0, Answer: claim})
+	rd := newReader(t, rt, "h", rmq.ReaderConfig{})
+	start := time.Now()
+	_, err := rd.Next(ctxTimeout(t, 10*time.Second))
+	var rerr *rmq.ReadError
+	if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "records") || strings.Count(err.Error(), "fetch h/0") != 1 {
+		t.Fatalf("a fetch answer claiming 2^40 records: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the lying answer took %v to report", d)
+	}
+	_ = rd.Close()
+
+	// A high watermark of 2^64-1 in the first answer: not an offset.
+	b.FailNext(broker.Fault{RequestType: wire.TypeFetch, Topic: "h", Partition: 0,
+		Answer: broker.AnswerFrame(wire.TypeFetch, &wire.FetchResponse{HighWatermark: math.MaxUint64})})
+	rd = newReader(t, rt, "h", rmq.ReaderConfig{})
+	if rec, err := rd.Next(ctxTimeout(t, 10*time.Second)); err == nil {
+		t.Fatalf("a high watermark of 2^64-1 was taken: read %d %q", rec.Offset, rec.Value)
+	} else if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "high watermark 18446744073709551615") || errors.Is(err, rmq.ErrOffsetOutOfRange) {
+		t.Fatalf("a high watermark of 2^64-1: %v", err)
+	}
+	_ = rd.Close()
+
+	// 2 MiB of records in answer to a fetch of at most 64 KiB: handed on
+	// (the transport bounds an answer's size), and reading goes on.
+	big := make([]wire.Record, 64)
+	for i := range big {
+		big[i] = wire.Record{Value: bytes.Repeat([]byte{byte('a' + i%26)}, 32<<10)}
+	}
+	rd = newReader(t, rt, "h", rmq.ReaderConfig{MaxFetchBytes: 64 << 10, PrefetchBytes: 64 << 10, Follow: true, Poll: 50 * time.Millisecond})
+	ctx := ctxTimeout(t, 20*time.Second)
+	for i := range 2 {
+		rec, err := rd.Next(ctx)
+		if err != nil || string(rec.Value) != fmt.Sprintf("real-%d", i) {
+			t.Fatalf("record %d: %v, %v", i, rec, err)
+		}
+	}
+	// Every fetch from now on asks for offset 2 until records come.
+	b.FailNext(broker.Fault{RequestType: wire.TypeFetch, Topic: "h", Partition: 0,
+		Answer: broker.AnswerFrame(wire.TypeFetch, &wire.FetchResponse{Records: big, HighWatermark: 66})})
+	for i := range big {
+		rec, err := rd.Next(ctx)
+		if err != nil || rec.Offset != int64(2+i) || len(rec.Value) != 32<<10 {
+			t.Fatalf("oversized answer, record %d: %v", i, err)
+		}
 	}
 }

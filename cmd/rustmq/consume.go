@@ -29,6 +29,7 @@ func runConsume(ctx context.Context, e env, args []string) error {
 	count := fs.Int64("messages", 0, "stop after this many records (0: no limit)")
 	poll := fs.Duration("poll", rmq.DefaultReaderPoll, "long-poll wait of a fetch at the end of a partition")
 	allHeaders := fs.Bool("all-headers", false, "also print the idempotence headers (rmq-pid, rmq-seq) a producer of this runtime adds")
+	timeout := fs.Duration("timeout", 15*time.Second, "give up when the topic's partitions are not known after this long (no broker answers)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -62,11 +63,19 @@ func runConsume(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer rt.Close(context.Background())
-	rd, err := rt.NewReader(ctx, pos[0], rcfg)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // interrupted while connecting
-		}
+	if *timeout <= 0 {
+		return usageErr("-timeout %v: must be positive", *timeout)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, *timeout)
+	rd, err := rt.NewReader(startCtx, pos[0], rcfg)
+	cancel()
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w while waiting for the partitions of %s", errInterrupted, pos[0])
+	case startCtx.Err() != nil:
+		return withBrokerState(rt, err)
+	default:
 		return err
 	}
 	defer rd.Close()
@@ -76,7 +85,14 @@ func runConsume(ctx context.Context, e env, args []string) error {
 	bad := 0
 	for *count == 0 || n < *count {
 		// Flush before waiting, so that a follower shows what it has.
-		rec, err := nextOrFlush(ctx, rd, w)
+		// Without -f, records are there to be fetched: a wait longer than
+		// -timeout means no broker serves them (the error says why).
+		nctx, cancel := ctx, context.CancelFunc(func() {})
+		if !*follow {
+			nctx, cancel = context.WithTimeout(ctx, *timeout)
+		}
+		rec, err := nextOrFlush(nctx, rd, w)
+		cancel()
 		var re *rmq.RecordError
 		switch {
 		case err == nil:
@@ -88,6 +104,9 @@ func runConsume(ctx context.Context, e env, args []string) error {
 			return finish(w, bad)
 		case ctx.Err() != nil:
 			return finish(w, bad) // interrupted: a normal way to stop following
+		case nctx.Err() != nil:
+			_ = w.Flush()
+			return withBrokerState(rt, fmt.Errorf("no record for %v: %w", *timeout, err))
 		default:
 			_ = w.Flush()
 			return err

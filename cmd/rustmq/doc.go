@@ -10,8 +10,15 @@
 // Every subcommand takes the connection flags (-brokers, -ca, -cert, -key,
 // -server-name, -alpn, -sasl, -user, -password, -jwt-token-file, ...);
 // `rustmq help SUBCOMMAND` lists a subcommand's own. Exit status: 0 on
-// success, 1 when a message failed or a record could not be read, 2 for
-// bad usage.
+// success, 1 when a message failed, a record could not be read or no
+// broker answered in time, 2 for bad usage (a flag value the runtime
+// refuses included), 130 when an interrupt stopped produce (or topics)
+// before its work was done.
+//
+// The first SIGINT or SIGTERM stops produce and perf from sending more
+// and lets them wait for what they sent, then print their summary; a
+// second one gives up on what is still pending; a third ends the process
+// at once. It ends consume -f normally (exit status 0).
 //
 // The reading side is not a consumer group: `consume` reads the partitions
 // it is given from the offset it is given and remembers nothing.

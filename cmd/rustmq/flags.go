@@ -132,10 +132,28 @@ func (f *connFlags) open(e env) (*rmq.Runtime, error) {
 	return rmq.New(cfg)
 }
 
+// withBrokerState adds to err, which says that no broker answered in
+// time, the state of each broker connection: whether it is still
+// connecting and the last failure it met.
+func withBrokerState(rt *rmq.Runtime, err error) error {
+	var states []string
+	for _, h := range rt.Health() {
+		s := h.Addr + " " + h.State
+		switch {
+		case h.LastError != nil:
+			s += ": " + h.LastError.Error()
+		case h.State == "connecting":
+			s += ", no answer yet"
+		}
+		states = append(states, s)
+	}
+	return fmt.Errorf("%w (broker %s)", err, strings.Join(states, "; broker "))
+}
+
 // produceFlags are the producer settings produce and perf share.
 type produceFlags struct {
 	acks, compression, idempotence string
-	linger                         time.Duration
+	linger, deliveryTimeout        time.Duration
 	batchSize                      int
 }
 
@@ -145,10 +163,14 @@ func (f *produceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.idempotence, "idempotence", "auto", "idempotent batches: auto (on unless -acks none), on or off")
 	fs.DurationVar(&f.linger, "linger", 5*time.Millisecond, "how long a batch waits for more messages (negative: not at all)")
 	fs.IntVar(&f.batchSize, "batch-size", rmq.DefaultBatchSize, "records per batch at most")
+	fs.DurationVar(&f.deliveryTimeout, "delivery-timeout", rmq.DefaultDeliveryTimeout, "bound on the time from sending a message to its acknowledgement")
 }
 
 func (f *produceFlags) config() (rmq.ProducerConfig, error) {
-	pc := rmq.ProducerConfig{Linger: f.linger, BatchSize: f.batchSize}
+	if f.deliveryTimeout <= 0 {
+		return rmq.ProducerConfig{}, usageErr("-delivery-timeout %v: must be positive", f.deliveryTimeout)
+	}
+	pc := rmq.ProducerConfig{Linger: f.linger, BatchSize: f.batchSize, DeliveryTimeout: f.deliveryTimeout}
 	switch strings.ToLower(f.acks) {
 	case "all", "-1":
 		pc.Acks = rmq.AcksAll

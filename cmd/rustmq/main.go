@@ -10,29 +10,65 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	rmq "github.com/rustmq/rustmq-go/runtime"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, terminal: isTerminal(os.Stderr)})
-	stop()
+	stop, abort := notifySignals()
+	code := run(stop, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		terminal: isTerminal(os.Stderr), abort: abort})
 	os.Exit(code)
 }
 
+// errInterrupted is the cause of the contexts notifySignals ends.
+var errInterrupted = errors.New("interrupted")
+
+// notifySignals returns the contexts SIGINT and SIGTERM end: the first
+// signal ends stop (stop reading input, stop sending, finish what was
+// accepted), the second ends abort (give up on what is pending), and a
+// third one ends the process the default way.
+func notifySignals() (stop, abort context.Context) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	stop, endStop := context.WithCancelCause(context.Background())
+	abort, endAbort := context.WithCancelCause(context.Background())
+	go func() {
+		<-ch
+		endStop(errInterrupted)
+		<-ch
+		endAbort(errInterrupted)
+		signal.Stop(ch)
+	}()
+	return stop, abort
+}
+
 // env is what a subcommand may touch of the process: its streams, its
-// environment, and whether stderr is a terminal (for the progress line).
+// environment, whether stderr is a terminal (for the progress line), and
+// the context a second interrupt ends.
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	terminal       bool
+	abort          context.Context
+}
+
+// abortCtx returns the context a second interrupt ends (never ending when
+// the command runs without signal handling).
+func (e env) abortCtx() context.Context {
+	if e.abort == nil {
+		return context.Background()
+	}
+	return e.abort
 }
 
 // Exit statuses.
 const (
-	exitOK     = 0
-	exitFailed = 1 // some message failed, or reading ended with an error
-	exitUsage  = 2 // bad command line
+	exitOK          = 0
+	exitFailed      = 1   // some message failed, or reading ended with an error
+	exitUsage       = 2   // bad command line
+	exitInterrupted = 130 // stopped by SIGINT or SIGTERM before its work was done (128 + SIGINT, as shells report it)
 )
 
 // errUsage marks command-line mistakes (exit status 2).
@@ -102,6 +138,7 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	err := c.run(ctx, e, args[1:])
+	var ce *rmq.ConfigError
 	switch {
 	case err == nil:
 		return exitOK
@@ -112,9 +149,40 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	case errors.Is(err, errFailed):
 		return exitFailed
+	case errors.As(err, &ce):
+		// A flag value the runtime refuses: a usage error, named by flag.
+		if f := configFlag(ce.Field); f != "" {
+			fmt.Fprintf(e.stderr, "rustmq %s: %s: %v\n", c.name, f, err)
+		} else {
+			fmt.Fprintf(e.stderr, "rustmq %s: %v\n", c.name, err)
+		}
+		return exitUsage
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintf(e.stderr, "rustmq %s: %v\n", c.name, err)
+		return exitInterrupted
 	}
 	fmt.Fprintf(e.stderr, "rustmq %s: %v\n", c.name, err)
 	return exitFailed
+}
+
+// configFlags maps the runtime's configuration fields to the flags that
+// set them, for *rmq.ConfigError messages.
+var configFlags = []struct{ field, flag string }{
+	{"Brokers", "-brokers"}, {"TLS.CertFile", "-cert and -key"}, {"TLS.KeyFile", "-cert and -key"}, {"TLS.ALPN", "-alpn"},
+	{"TLS", "-ca, -cert or -key"}, {"ConnectTimeout", "-connect-timeout"}, {"RequestTimeout", "-request-timeout"},
+	{"StaticPartitions", "-static-partitions"}, {"Acks", "-acks"}, {"Idempotence", "-idempotence"}, {"BatchSize", "-batch-size"},
+	{"Linger", "-linger"}, {"Compression", "-compression"}, {"DeliveryTimeout", "-delivery-timeout"},
+	{"Partitions", "-partition"}, {"Offsets", "-offset"}, {"Poll", "-poll"},
+}
+
+// configFlag returns the flag that sets field, "" when none does.
+func configFlag(field string) string {
+	for _, m := range configFlags {
+		if field == m.field || strings.HasPrefix(field, m.field+"[") || strings.HasPrefix(field, m.field+".") {
+			return m.flag
+		}
+	}
+	return ""
 }
 
 // errFailed says the command reported its failures itself (exit 1).
@@ -141,10 +209,4 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-}
-
-// isTerminal reports whether f is a character device (a terminal).
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

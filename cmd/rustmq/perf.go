@@ -88,13 +88,19 @@ func runPerf(ctx context.Context, e env, args []string) error {
 		keyList[i] = []byte("key-" + strconv.Itoa(i))
 	}
 	run := &perfRun{hist: newReservoir(1 << 20), size: *size}
+	// The first interrupt (or -duration) stops the workers; what they sent
+	// lives on the abort context and is still delivered and measured,
+	// until a second interrupt.
+	abort := e.abortCtx()
 	sendCtx := ctx
+	run.start = time.Now()
+	var end time.Time // the end of -duration, zero with -messages
 	if *messages == 0 {
+		end = run.start.Add(*duration)
 		var cancel context.CancelFunc
-		sendCtx, cancel = context.WithTimeout(ctx, *duration)
+		sendCtx, cancel = context.WithDeadline(ctx, end)
 		defer cancel()
 	}
-	run.start = time.Now()
 	var reporter sync.WaitGroup
 	stopReport := make(chan struct{})
 	if *report > 0 {
@@ -111,6 +117,9 @@ func runPerf(ctx context.Context, e env, args []string) error {
 				}
 				if *rate > 0 {
 					due := run.start.Add(time.Duration(float64(n-1) / *rate * float64(time.Second)))
+					if !end.IsZero() && !due.Before(end) {
+						return // due after the end of -duration: -rate records a second, not one more
+					}
 					if d := time.Until(due); d > 0 {
 						t := time.NewTimer(d)
 						select {
@@ -126,10 +135,10 @@ func runPerf(ctx context.Context, e env, args []string) error {
 					m.Key = keyList[int(n)%len(keyList)]
 				}
 				sent := time.Now()
-				err := p.SendAsync(ctx, m, func(_ *rmq.Result, err error) { run.done(sent, *size, err) })
+				err := p.SendAsync(abort, m, func(_ *rmq.Result, err error) { run.done(sent, *size, err) })
 				if err != nil {
 					run.done(sent, *size, err)
-					if errors.Is(err, rmq.ErrClosed) || ctx.Err() != nil {
+					if errors.Is(err, rmq.ErrClosed) || abort.Err() != nil {
 						return
 					}
 				}
@@ -137,9 +146,12 @@ func runPerf(ctx context.Context, e env, args []string) error {
 		})
 	}
 	wg.Wait()
-	closeCtx, cancel := context.WithTimeout(context.Background(), pc.DeliveryTimeout+rmq.DefaultDeliveryTimeout)
+	if ctx.Err() != nil {
+		fmt.Fprintln(e.stderr, "rustmq perf: interrupted: waiting for the records sent (interrupt again to give up on them)")
+	}
+	closeCtx, cancel := context.WithTimeout(abort, pc.DeliveryTimeout+10*time.Second)
 	defer cancel()
-	if err := p.Close(closeCtx); err != nil {
+	if err := p.Close(closeCtx); err != nil && abort.Err() == nil {
 		fmt.Fprintf(e.stderr, "rustmq perf: close: %v\n", err)
 	}
 	elapsed := time.Since(run.start)

@@ -30,7 +30,13 @@ func runTopics(ctx context.Context, e env, args []string) error {
 	qctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	md, err := rt.Metadata(qctx, names...)
-	if err != nil {
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return errInterrupted
+	case qctx.Err() != nil:
+		return withBrokerState(rt, err)
+	default:
 		return err
 	}
 	if *asJSON {

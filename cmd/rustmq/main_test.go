@@ -251,6 +251,11 @@ topics:
 	if !strings.Contains(r.stdout, `"Name": "audit"`) || strings.Contains(r.stdout, `"Name": "orders"`) {
 		t.Fatalf("topics -json audit:\n%s", r.stdout)
 	}
+	// A topic named and not known: listed without it, and exit 1.
+	r = rustmq(t, "", append([]string{"topics"}, conn(b, "audit", "nosuch")...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "unknown topic: nosuch") || !strings.Contains(r.stdout, "audit ") {
+		t.Fatalf("topics audit nosuch: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // TestDurableBroker produces to a durable broker with small segments,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -44,10 +45,24 @@ func runTopics(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+		if _, err = fmt.Fprintf(e.stdout, "%s\n", b); err != nil {
+			return err
+		}
+	} else if err := printMetadata(e.stdout, md); err != nil {
 		return err
 	}
-	return printMetadata(e.stdout, md)
+	// A topic asked for by name and not in the answer does not exist (or
+	// the broker lists no topics, as upstream RustMQ does).
+	var missing []string
+	for _, name := range names {
+		if !slices.ContainsFunc(md.Topics, func(t rmq.MetadataTopic) bool { return t.Name == name }) && !slices.Contains(missing, name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s not in the answer of %s", rmq.ErrUnknownTopic, strings.Join(missing, ", "), md.Source)
+	}
+	return nil
 }
 
 // printMetadata writes the brokers and topics as aligned tables.

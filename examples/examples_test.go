@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,20 +13,43 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/rustmq/rustmq-go/internal/devcert"
+	rmq "github.com/rustmq/rustmq-go/runtime"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // programs are the example folders the smoke test builds.
-var programs = []string{"production", "high_throughput", "secure_mtls", "simple_producer"}
+var programs = []string{"production", "high_throughput", "secure_mtls", "simple_producer", "tracing"}
 
-// build compiles every example into a temporary directory (without -race,
-// for speed) and returns that directory.
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// build compiles every example and the broker binary into a temporary
+// directory (without -race, for speed), once per test binary, and returns
+// that directory.
 func build(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -34,17 +59,25 @@ func build(t *testing.T) string {
 	if err != nil {
 		t.Skip("no go tool on PATH")
 	}
-	dir := t.TempDir()
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	for _, p := range programs {
-		args = append(args, "./examples/"+p)
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "rustmq-examples-test"); buildErr != nil {
+			return
+		}
+		args := []string{"build", "-o", binDir + string(filepath.Separator)}
+		for _, p := range programs {
+			args = append(args, "./examples/"+p)
+		}
+		args = append(args, "./cmd/rustmq-broker")
+		cmd := exec.Command(goBin, args...)
+		cmd.Dir = ".." // the module root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	cmd := exec.Command(goBin, args...)
-	cmd.Dir = ".." // the module root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return dir
+	return binDir
 }
 
 // outcome is what a finished program printed.
@@ -242,5 +275,172 @@ func checkSummary(t *testing.T, stdout string) {
 	}
 	if m[1] != m[2] || m[1] == "0" {
 		t.Errorf("summary: produced=%s sent=%s: want equal and non-zero", m[1], m[2])
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listenRE = regexp.MustCompile(`broker-0 listening on (\S+) \(QUIC\)`)
+
+// startBrokerBin runs the rustmq-broker binary of dir with args on a free
+// port, stopped with the test, and returns its address.
+func startBrokerBin(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd := exec.Command(filepath.Join(dir, "rustmq-broker"), append(args, "--listen", "127.0.0.1:0")...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if m := listenRE.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "connect: dial") {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rustmq-broker printed no banner:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the banner a child process writes
+	}
+}
+
+// TestExamplesAgainstBrokerBinary runs each example with -brokers and -ca
+// against the development broker binary, as the README shows, and the
+// production example's shutdown on SIGINT, whose summary must match what
+// the broker holds.
+func TestExamplesAgainstBrokerBinary(t *testing.T) {
+	dir := build(t)
+	bin := func(name string) string { return filepath.Join(dir, name) }
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	addr := startBrokerBin(t, dir, "--topic", "orders:3", "--topic", "shutdown:3", "--write-ca", ca)
+	conn := []string{"-brokers", addr, "-ca", ca}
+
+	o := run(t, bin("simple_producer"), 30*time.Second, append(conn, "-messages", "4")...)
+	if n := strings.Count(o.stdout, "partition="); n != 4 || strings.Contains(o.stdout, "started a development broker") {
+		t.Errorf("simple_producer -brokers:\n%s", o.stdout)
+	}
+	o = run(t, bin("high_throughput"), 60*time.Second, append(conn, "-duration", "1500ms", "-workers", "4", "-size", "100")...)
+	expect(t, "high_throughput -brokers", o.stdout, `^rate: +[1-9]\d* msgs/s`, `^total: [1-9]\d* messages .*failed=0$`)
+	o = run(t, bin("tracing"), 30*time.Second, conn...)
+	expect(t, "tracing -brokers", o.stdout, `^== one message \(partition \d, offset \d+\) ==$`, `^send orders \(client\)`)
+
+	// production until SIGINT: the orders it says it sent are on the broker.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin("production"), append(conn, "-topic", "shutdown", "-duration", "0", "-rate", "1000", "-report", "200ms")...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "metrics: ") && !strings.Contains(sc.Text(), "delivered=0 ") {
+			break
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	rest, _ := io.ReadAll(stdout)
+	out.Write(rest)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("production after SIGINT: %v\n%s\n%s", err, out.String(), stderr.String())
+	}
+	m := regexp.MustCompile(`(?m)^summary: produced=(\d+) sent=(\d+) failed=0`).FindStringSubmatch(out.String())
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("production summary after SIGINT:\n%s", out.String())
+	}
+	var sent int64
+	fmt.Sscan(m[2], &sent)
+	if got := countRecords(t, addr, ca, "shutdown"); got != sent {
+		t.Errorf("production reported %d orders sent; the broker holds %d new records", sent, got)
+	}
+	expect(t, "production stderr", stderr.String(), `msg="shutting down" reason="signal received"`)
+}
+
+// countRecords returns how many records topic holds.
+func countRecords(t *testing.T, addr, ca, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rt, err := rmq.New(rmq.Config{Brokers: []string{addr}, TLS: rmq.TLSConfig{CAFile: ca}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	rd, err := rt.NewReader(ctx, topic, rmq.ReaderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var n int64
+	for {
+		_, err := rd.Next(ctx)
+		if errors.Is(err, rmq.ErrEndOfPartitions) {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+}
+
+// TestSecureMTLSAgainstBrokerBinary runs secure_mtls with certificate
+// files against the broker binary requiring client certificates: it
+// sends with its certificate, and is refused without one.
+func TestSecureMTLSAgainstBrokerBinary(t *testing.T) {
+	dir := build(t)
+	files := t.TempDir()
+	f := func(name string) string { return filepath.Join(files, name) }
+	ca, err := devcert.NewCA("examples test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ca.IssueServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ca.IssueClient("payments-service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(ca.WriteCA(f("ca.pem")), devcert.WriteKeyPair(server, f("server.pem"), f("server.key")),
+		devcert.WriteKeyPair(client, f("client.pem"), f("client.key"))); err != nil {
+		t.Fatal(err)
+	}
+	addr := startBrokerBin(t, dir, "--tls-cert", f("server.pem"), "--tls-key", f("server.key"), "--client-ca", f("ca.pem"), "--topic", "payments:3")
+	o := run(t, filepath.Join(dir, "secure_mtls"), 60*time.Second,
+		"-brokers", addr, "-ca", f("ca.pem"), "-cert", f("client.pem"), "-key", f("client.key"), "-messages", "2")
+	expect(t, "secure_mtls -brokers", o.stdout,
+		`subject CN "payments-service"`,
+		`^sent: topic=payments partition=\d offset=\d+ key=account-1$`,
+		`^send without a certificate failed: .*certificate required`)
+	if strings.Contains(o.stdout, "refused as expected") {
+		t.Errorf("secure_mtls tried a forbidden topic against a broker without ACL:\n%s", o.stdout)
 	}
 }

@@ -28,7 +28,7 @@ func main() {
 func run() error {
 	brokers := flag.String("brokers", "", "comma-separated broker addresses (default: start an in-process development broker)")
 	caFile := flag.String("ca", "", "PEM file of the CA that signs the brokers' certificates")
-	topic := flag.String("topic", "events", "topic to produce to")
+	topic := flag.String("topic", "orders", "topic to produce to")
 	partitions := flag.Int("partitions", 8, "partitions of the topic on the in-process broker")
 	workers := flag.Int("workers", 32, "goroutines calling SendAsync")
 	size := flag.Int("size", 1024, "value bytes per message")
@@ -88,6 +88,9 @@ func run() error {
 		Compression:       codec,
 		CompressThreshold: min(*size, rmq.DefaultCompressThreshold),
 		MaxInFlight:       rmq.MaxInFlightIdempotent,
+		// A stalled broker fails the run within 30s rather than the
+		// default 2 minutes: a full buffer holds the workers until then.
+		DeliveryTimeout: 30 * time.Second,
 	})
 	if err != nil {
 		return err

@@ -22,4 +22,7 @@
 //
 //	go run ./examples/secure_mtls
 //	go run ./examples/secure_mtls -brokers host:port -ca ca.pem -cert client.pem -key client-key.pem
+//
+// With -brokers, step 3 runs only when -forbidden-topic names a topic the
+// broker's ACL denies to the certificate's principal.
 package main

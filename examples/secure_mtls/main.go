@@ -40,7 +40,7 @@ func run() error {
 	keyFile := flag.String("key", "", "PEM client key file (with -brokers)")
 	serverName := flag.String("server-name", "", "name to verify in the broker certificate (default: the host dialled)")
 	topic := flag.String("topic", "payments", "topic the client may write")
-	forbidden := flag.String("forbidden-topic", "audit", "topic the client may not write (\"\" skips that step)")
+	forbidden := flag.String("forbidden-topic", "", "topic the client may not write, to show the broker's refusal (default: \"audit\" on the in-process broker; with -brokers, none: give one the broker's ACL denies)")
 	count := flag.Int("messages", 5, "messages to send")
 	timeout := flag.Duration("timeout", 30*time.Second, "bound on the whole run")
 	flag.Parse()
@@ -53,6 +53,9 @@ func run() error {
 
 	var f files
 	var addrs []string
+	if *brokers == "" && *forbidden == "" {
+		*forbidden = "audit"
+	}
 	if *brokers == "" {
 		dir, err := os.MkdirTemp("", "rustmq-mtls")
 		if err != nil {

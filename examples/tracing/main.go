@@ -1,8 +1,10 @@
 // Command tracing shows what the producer runtime reports through
 // OpenTelemetry. It sends one message under a caller's span and then one
-// batch of messages, and prints one message's span tree (its create span,
-// the router, batcher and connection events, the send span) and the
-// batch's send span with a link to each message. With -raw it also prints
+// batch of messages, and prints one message's span tree (the caller's
+// span, the message's create span with the events of what happened to it
+// alone, such as waiting for its topic's metadata) and the send span of
+// each request: the batch's size, bytes and close reason, the
+// connection's events, and a link to each message's create span. With -raw it also prints
 // every span as the SDK's stdout exporter writes it (JSON), and the
 // metrics. Without -brokers it starts an in-process development broker:
 //

@@ -97,9 +97,14 @@ func runConsume(ctx context.Context, e env, args []string) error {
 		switch {
 		case err == nil:
 		case errors.As(err, &re):
+			// Printed as fetched (value still encoded, rmq-codec header
+			// kept) rather than left out, so the output misses no record.
 			bad++
-			fmt.Fprintf(e.stderr, "rustmq consume: %v\n", err)
-			continue
+			_ = w.Flush()
+			fmt.Fprintf(e.stderr, "rustmq consume: %v (printed as fetched)\n", err)
+			if rec == nil {
+				continue
+			}
 		case errors.Is(err, rmq.ErrEndOfPartitions):
 			return finish(w, bad)
 		case ctx.Err() != nil:
@@ -131,7 +136,10 @@ func nextOrFlush(ctx context.Context, rd *rmq.Reader, w *bufio.Writer) (*rmq.Rea
 		quick, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 		rec, err := rd.Next(quick)
 		cancel()
-		if err == nil || quick.Err() == nil {
+		// Only quick's own deadline means "nothing ready": any other
+		// answer (a record, a *RecordError with its record, the end) is
+		// the caller's.
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			return rec, err
 		}
 		if err := w.Flush(); err != nil {

@@ -280,3 +280,18 @@ func TestIsTerminal(t *testing.T) {
 		t.Errorf("isTerminal(/dev/ptmx) = false")
 	}
 }
+
+// TestConsumeUndecodableValue: a value whose rmq-codec header lies is
+// reported on stderr and printed as fetched, the records around it as
+// usual, and consume exits 1.
+func TestConsumeUndecodableValue(t *testing.T) {
+	b := startBrokerBin(t, "--topic", "lie:1")
+	rustmq(t, "before\n", append([]string{"produce"}, conn(b, "lie")...)...).ok(t, "produce")
+	rustmq(t, "not zstd\n", append([]string{"produce"}, conn(b, "-header", "rmq-codec=zstd", "lie")...)...).ok(t, "produce with a lying codec header")
+	rustmq(t, "after\n", append([]string{"produce"}, conn(b, "lie")...)...).ok(t, "produce")
+	r := rustmq(t, "", append([]string{"consume"}, conn(b, "-format", "%o %s [%h]\n", "lie")...)...)
+	if r.code != exitFailed || r.stdout != "0 before []\n1 not zstd [rmq-codec=zstd]\n2 after []\n" ||
+		!strings.Contains(r.stderr, "record lie/0@1") || !strings.Contains(r.stderr, "printed as fetched") {
+		t.Fatalf("consume: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -73,7 +73,7 @@ func runConsume(ctx context.Context, e env, args []string) error {
 	case err == nil:
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w while waiting for the partitions of %s", errInterrupted, pos[0])
-	case startCtx.Err() != nil:
+	case errors.Is(err, context.DeadlineExceeded):
 		return withBrokerState(rt, err)
 	default:
 		return err
@@ -109,7 +109,7 @@ func runConsume(ctx context.Context, e env, args []string) error {
 			return finish(w, bad)
 		case ctx.Err() != nil:
 			return finish(w, bad) // interrupted: a normal way to stop following
-		case nctx.Err() != nil:
+		case !*follow && errors.Is(err, context.DeadlineExceeded):
 			_ = w.Flush()
 			return withBrokerState(rt, fmt.Errorf("no record for %v: %w", *timeout, err))
 		default:

@@ -202,9 +202,12 @@ func TestConfigErrorsAreUsage(t *testing.T) {
 		{[]string{"topics", "-ca", "/nonexistent/ca.pem"}, "-ca, -cert or -key: "},
 		{[]string{"produce", "-delivery-timeout", "0s", "t"}, "-delivery-timeout 0s"},
 		{[]string{"consume", "-timeout", "0s", "t"}, "-timeout 0s"},
+		{[]string{"consume", "-partition", "0,0", "t"}, "-partition: "},
+		{[]string{"consume", "-poll", "2h", "t"}, "-poll: "},
+		{[]string{"produce", "-header", "rmq-seq=1", "t"}, "idempotence header"},
 	} {
 		r := rustmq(t, "x\n", tc.args...)
-		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "(broker ") {
 			t.Errorf("rustmq %q: exit %d\n%s\nwant exit 2 mentioning %q", tc.args, r.code, r.stderr, tc.want)
 		}
 	}

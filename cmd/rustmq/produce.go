@@ -15,6 +15,7 @@ import (
 	"time"
 
 	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
 func runProduce(ctx context.Context, e env, args []string) error {
@@ -46,6 +47,9 @@ An interrupt (Ctrl-C, SIGTERM) stops reading and waits for what was sent; a seco
 		k, v, ok := strings.Cut(h, "=")
 		if !ok || k == "" {
 			return usageErr("-header %q: want KEY=VALUE", h)
+		}
+		if k == wire.HeaderProducerID || k == wire.HeaderSequence {
+			return usageErr("-header %q: %s is the producer's idempotence header", h, k)
 		}
 		hs = append(hs, rmq.Header{Key: k, Value: []byte(v)})
 	}

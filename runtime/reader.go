@@ -261,9 +261,9 @@ var readerN atomic.Int64
 // partitions. Errors: ErrEmptyTopic; a *ConfigError (ErrInvalidConfig)
 // naming a bad field of cfg; ErrUnknownTopic when no broker knows the topic
 // (and Config.StaticPartitions has no count for it); ErrInvalidPartition
-// for a partition the topic does not have; ErrClosed after the runtime's
-// Close; ctx's error (wrapped) if ctx ends first, for instance while no
-// broker can be reached.
+// for a partition the topic does not have (named in Partitions or
+// Offsets); ErrClosed after the runtime's Close; ctx's error (wrapped) if
+// ctx ends first, for instance while no broker can be reached.
 func (r *Runtime) NewReader(ctx context.Context, topic string, cfg ReaderConfig) (*Reader, error) {
 	if topic == "" {
 		return nil, ErrEmptyTopic
@@ -326,6 +326,12 @@ func (r *Runtime) NewReader(ctx context.Context, topic string, cfg ReaderConfig)
 		if m.err != nil {
 			rd.stop()
 			return nil, fmt.Errorf("rustmq: reader of %q: %w", topic, m.err)
+		}
+		for p := range cfg.Offsets {
+			if !slices.Contains(m.parts, p) {
+				rd.stop()
+				return nil, fmt.Errorf("rustmq: reader of %q: %w: Offsets names partition %d, the topic has %d", topic, ErrInvalidPartition, p, len(m.parts))
+			}
 		}
 		return rd, nil
 	case <-rd.goneCh:

@@ -171,6 +171,10 @@ func TestReaderOffsetsAtTheEdges(t *testing.T) {
 			t.Fatalf("Next after Close: %v", err)
 		}
 	}
+	// An offset for a partition the topic does not have.
+	if _, err := rt.NewReader(ctxTimeout(t, 10*time.Second), "o", rmq.ReaderConfig{Offsets: map[int32]rmq.StartOffset{3: 0}}); !errors.Is(err, rmq.ErrInvalidPartition) {
+		t.Fatalf("Offsets for partition 3 of 1: %v", err)
+	}
 	// Past the end, following or not: a typed error, at once.
 	rd = newReader(t, rt, "o", rmq.ReaderConfig{Start: 5, Follow: true})
 	if _, err := rd.Next(ctxTimeout(t, 5*time.Second)); !errors.Is(err, rmq.ErrOffsetOutOfRange) {

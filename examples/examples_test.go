@@ -339,7 +339,9 @@ func TestExamplesAgainstBrokerBinary(t *testing.T) {
 		t.Errorf("simple_producer -brokers:\n%s", o.stdout)
 	}
 	o = run(t, bin("high_throughput"), 60*time.Second, append(conn, "-duration", "1500ms", "-workers", "4", "-size", "100")...)
-	expect(t, "high_throughput -brokers", o.stdout, `^rate: +[1-9]\d* msgs/s`, `^total: [1-9]\d* messages .*failed=0$`)
+	// The first second may deliver nothing on a loaded machine: the live
+	// line must be there, the total above zero.
+	expect(t, "high_throughput -brokers", o.stdout, `^rate: +\d+ msgs/s`, `^total: [1-9]\d* messages .*failed=0$`)
 	o = run(t, bin("tracing"), 30*time.Second, conn...)
 	expect(t, "tracing -brokers", o.stdout, `^== one message \(partition \d, offset \d+\) ==$`, `^send orders \(client\)`)
 

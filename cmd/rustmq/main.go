@@ -123,10 +123,14 @@ func run(ctx context.Context, args []string, e env) int {
 	switch name {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
-			if c := lookup(args[1]); c != nil {
-				_ = c.run(ctx, e, []string{"-h"})
-				return exitOK
+			c := lookup(args[1])
+			if c == nil {
+				fmt.Fprintf(e.stderr, "rustmq: unknown command %q\n\n", args[1])
+				usage(e.stderr)
+				return exitUsage
 			}
+			_ = c.run(ctx, e, []string{"-h"})
+			return exitOK
 		}
 		usage(e.stdout)
 		return exitOK
@@ -191,13 +195,21 @@ var errFailed = errors.New("failed")
 // parse parses args with fs, allowing flags after positional arguments
 // (rustmq produce orders -acks leader); "--" ends the flags.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	// The flag package prints the whole usage on any mistake; print it
+	// for -h only, and one line for a mistake.
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				usage()
 				return nil, err
 			}
-			return nil, usageErr("%v", err)
+			return nil, usageErr("%v ('rustmq help %s' lists the flags)", err, strings.TrimPrefix(fs.Name(), "rustmq "))
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

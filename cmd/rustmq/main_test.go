@@ -374,6 +374,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"perf", "-workers", "0", "t"}, 2, "-workers 0"},
 		{[]string{"topics", "-sasl", "kerberos"}, 2, `-sasl "kerberos"`},
 		{[]string{"help", "produce"}, 0, "-key-separator"},
+		{[]string{"help", "nosuch"}, 2, `unknown command "nosuch"`},
+		{[]string{"produce", "-nosuchflag", "t"}, 2, "flag provided but not defined: -nosuchflag ('rustmq help produce' lists the flags)"},
+		{[]string{"consume", "-h"}, 0, "-format"},
 		{[]string{"help"}, 0, "perf"},
 	} {
 		r := rustmq(t, "", tc.args...)

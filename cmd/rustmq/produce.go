@@ -31,7 +31,7 @@ An interrupt (Ctrl-C, SIGTERM) stops reading and waits for what was sent; a seco
 	var headers repeated
 	fs.Var(&headers, "header", "KEY=VALUE header added to every message (repeatable)")
 	validJSON := fs.Bool("json", false, "send only lines that are valid JSON; count the others as failed")
-	partition := fs.Int("partition", -1, "send every message to this partition (default: by key, sticky without)")
+	partition := fs.Int("partition", -1, "send every message to this partition; -1: choose by key (sticky for keyless messages)")
 	maxLine := fs.Int("max-line-bytes", 1<<20, "longest line accepted; a longer one fails alone and reading goes on")
 	progress := fs.String("progress", "auto", "progress line on stderr: auto (when stderr is a terminal), always or never")
 	pos, err := parse(fs, args)

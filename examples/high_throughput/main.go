@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rustmq/rustmq-go/broker"
@@ -55,7 +56,7 @@ func run() error {
 		return fmt.Errorf("-messages: %d must not be negative", *messages)
 	}
 
-	sig, stopSig := signal.NotifyContext(context.Background(), os.Interrupt)
+	sig, stopSig := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSig()
 
 	cfg := rmq.Config{ClientID: "high-throughput-example", HealthInterval: -1}

@@ -83,6 +83,13 @@ func runConsume(ctx context.Context, e env, args []string) error {
 	defer w.Flush()
 	var n int64
 	bad := 0
+	// On a terminal, a last line on stderr says how many records came:
+	// output piped elsewhere stays the records alone.
+	summary := func() {
+		if e.terminal {
+			fmt.Fprintf(e.stderr, "rustmq consume: %d %s from %s\n", n, plural(n, "record", "records"), pos[0])
+		}
+	}
 	for *count == 0 || n < *count {
 		// Flush before waiting, so that a follower shows what it has.
 		// Without -f, records are there to be fetched: a wait longer than
@@ -106,9 +113,9 @@ func runConsume(ctx context.Context, e env, args []string) error {
 				continue
 			}
 		case errors.Is(err, rmq.ErrEndOfPartitions):
-			return finish(w, bad)
+			return finish(w, bad, summary)
 		case ctx.Err() != nil:
-			return finish(w, bad) // interrupted: a normal way to stop following
+			return finish(w, bad, summary) // interrupted: a normal way to stop following
 		case !*follow && errors.Is(err, context.DeadlineExceeded):
 			_ = w.Flush()
 			return withBrokerState(rt, fmt.Errorf("no record for %v: %w", *timeout, err))
@@ -126,7 +133,7 @@ func runConsume(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
-	return finish(w, bad)
+	return finish(w, bad, summary)
 }
 
 // nextOrFlush returns the next record, flushing w first when none is
@@ -149,10 +156,11 @@ func nextOrFlush(ctx context.Context, rd *rmq.Reader, w *bufio.Writer) (*rmq.Rea
 	return rd.Next(ctx)
 }
 
-func finish(w *bufio.Writer, bad int) error {
+func finish(w *bufio.Writer, bad int, summary func()) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	summary()
 	if bad > 0 {
 		return errFailed
 	}

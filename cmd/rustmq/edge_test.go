@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -254,33 +253,6 @@ func TestPerfRateAndDuration(t *testing.T) {
 	row := strings.Fields(strings.Split(strings.TrimSpace(r.stdout), "\n")[1])
 	if row[0] != "300" {
 		t.Fatalf("-rate 300 -duration 1s sent %s records:\n%s", row[0], r.stdout)
-	}
-}
-
-// TestIsTerminal: a pseudo-terminal is one; /dev/null, a character
-// device, and a pipe are not.
-func TestIsTerminal(t *testing.T) {
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	defer pw.Close()
-	if isTerminal(null) || isTerminal(pw) {
-		t.Errorf("isTerminal(/dev/null) = %v, isTerminal(pipe) = %v", isTerminal(null), isTerminal(pw))
-	}
-	pty, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
-	defer pty.Close()
-	if !isTerminal(pty) {
-		t.Errorf("isTerminal(/dev/ptmx) = false")
 	}
 }
 

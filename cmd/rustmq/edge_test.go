@@ -270,3 +270,17 @@ func TestConsumeUndecodableValue(t *testing.T) {
 		t.Fatalf("consume: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestProduceUnknownTopic: every line sent to a topic the broker does not
+// have fails within -delivery-timeout with an error naming the topic.
+func TestProduceUnknownTopic(t *testing.T) {
+	b := startBrokerBin(t, "--topic", "known:1")
+	start := time.Now()
+	r := rustmq(t, "a\nb\n", append([]string{"produce"}, conn(b, "-delivery-timeout", "2s", "unknown")...)...)
+	if r.code != exitFailed || !strings.Contains(r.stderr, `"unknown"`) || !strings.Contains(r.stderr, "2 failed") {
+		t.Fatalf("produce to an unknown topic: exit %d\n%s", r.code, r.stderr)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %v with -delivery-timeout 2s", d)
+	}
+}

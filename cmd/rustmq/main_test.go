@@ -377,6 +377,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"help", "nosuch"}, 2, `unknown command "nosuch"`},
 		{[]string{"produce", "-nosuchflag", "t"}, 2, "flag provided but not defined: -nosuchflag ('rustmq help produce' lists the flags)"},
 		{[]string{"consume", "-h"}, 0, "-format"},
+		{[]string{"produce", "-file", "/nonexistent/lines.txt", "t"}, 2, "-file: open /nonexistent/lines.txt: no such file or directory"},
 		{[]string{"help"}, 0, "perf"},
 	} {
 		r := rustmq(t, "", tc.args...)

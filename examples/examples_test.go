@@ -191,38 +191,10 @@ func TestExamples(t *testing.T) {
 	})
 
 	t.Run("production/SIGTERM", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin("production"), "-duration", "0", "-rate", "2000", "-report", "200ms")
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Wait for production to be under way, then ask it to stop.
-		var out strings.Builder
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			out.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "metrics: ") && !strings.Contains(sc.Text(), "delivered=0 ") {
-				break
-			}
-		}
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		rest, _ := io.ReadAll(stdout)
-		out.Write(rest)
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("after SIGTERM: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
-		}
-		expect(t, "stdout", out.String(), `^summary: produced=\d+ sent=\d+ failed=0 `)
-		checkSummary(t, out.String())
-		expect(t, "stderr", stderr.String(), `msg="shutting down" reason="signal received"`)
+		stdout, stderr := untilSignal(t, bin("production"), syscall.SIGTERM, "-duration", "0", "-rate", "2000", "-report", "200ms")
+		expect(t, "stdout", stdout, `^summary: produced=\d+ sent=\d+ failed=0 `)
+		checkSummary(t, stdout)
+		expect(t, "stderr", stderr, `msg="shutting down" reason="signal received"`)
 	})
 
 	t.Run("high_throughput", func(t *testing.T) {
@@ -263,6 +235,42 @@ func TestExamples(t *testing.T) {
 		o := run(t, bin("simple_producer"), 30*time.Second, "-messages", "4")
 		expect(t, "stdout", o.stdout, `partition=\d+ offset=\d+`)
 	})
+}
+
+// untilSignal runs the production example bin with args until its metrics
+// line shows deliveries, then sends it sig and returns what it printed
+// once it exited; it fails the test unless it exits 0.
+func untilSignal(t *testing.T, bin string, sig os.Signal, args ...string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "metrics: ") && !strings.Contains(sc.Text(), "delivered=0 ") {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(pipe)
+	out.Write(rest)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after %v: %v\nstdout:\n%s\nstderr:\n%s", sig, err, out.String(), errBuf.String())
+	}
+	return out.String(), errBuf.String()
 }
 
 // checkSummary fails unless production's summary says every order produced
@@ -346,42 +354,17 @@ func TestExamplesAgainstBrokerBinary(t *testing.T) {
 	expect(t, "tracing -brokers", o.stdout, `^== one message \(partition \d, offset \d+\) ==$`, `^send orders \(client\)`)
 
 	// production until SIGINT: the orders it says it sent are on the broker.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin("production"), append(conn, "-topic", "shutdown", "-duration", "0", "-rate", "1000", "-report", "200ms")...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "metrics: ") && !strings.Contains(sc.Text(), "delivered=0 ") {
-			break
-		}
-	}
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	rest, _ := io.ReadAll(stdout)
-	out.Write(rest)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("production after SIGINT: %v\n%s\n%s", err, out.String(), stderr.String())
-	}
-	m := regexp.MustCompile(`(?m)^summary: produced=(\d+) sent=(\d+) failed=0`).FindStringSubmatch(out.String())
+	out, stderr := untilSignal(t, bin("production"), syscall.SIGINT, append(conn, "-topic", "shutdown", "-duration", "0", "-rate", "1000", "-report", "200ms")...)
+	m := regexp.MustCompile(`(?m)^summary: produced=(\d+) sent=(\d+) failed=0`).FindStringSubmatch(out)
 	if m == nil || m[1] != m[2] {
-		t.Fatalf("production summary after SIGINT:\n%s", out.String())
+		t.Fatalf("production summary after SIGINT:\n%s", out)
 	}
 	var sent int64
 	fmt.Sscan(m[2], &sent)
 	if got := countRecords(t, addr, ca, "shutdown"); got != sent {
 		t.Errorf("production reported %d orders sent; the broker holds %d new records", sent, got)
 	}
-	expect(t, "production stderr", stderr.String(), `msg="shutting down" reason="signal received"`)
+	expect(t, "production stderr", stderr, `msg="shutting down" reason="signal received"`)
 }
 
 // countRecords returns how many records topic holds.

@@ -49,6 +49,11 @@ func (e *OffsetOutOfRangeError) Is(target error) bool { return target == ErrOffs
 // from the reader's actor goroutine; they must not block and must not call
 // back into the actor synchronously.
 type ReadSink interface {
+	// Started says where reading starts in the partition: its start
+	// offset, resolved against the high watermark of the first fetch. It
+	// is called once, before any Records (not at all when the start is
+	// out of range: Fail says so).
+	Started(partition int32, offset int64)
 	// Records hands over recs, the records of partition at offsets first,
 	// first+1, ... Their byte slices alias a response body nobody else
 	// holds; the sink may keep them. bytes is what the reader added to its
@@ -420,6 +425,7 @@ func (a *partitionReader) resolve(hw int64) {
 	cur.end = hw
 	cur.resolved = true
 	cur.startAt.Store(cur.next)
+	a.cfg.Sink.Started(a.cfg.Partition, cur.next)
 }
 
 // retry schedules another attempt after a backoff; the leader is asked

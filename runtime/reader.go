@@ -240,13 +240,14 @@ type Reader struct {
 }
 
 type partBuf struct {
-	id     int32
-	cur    *actors.ReadCursor
-	chunks []chunk
-	queued bool  // in Reader.ready
-	next   int64 // offset of the record Next returns next
-	done   bool
-	attrs  metric.MeasurementOption // the partition's metric attributes
+	id      int32
+	cur     *actors.ReadCursor
+	chunks  []chunk
+	queued  bool  // in Reader.ready
+	next    int64 // offset of the record Next returns next
+	started bool  // the start offset is resolved
+	done    bool
+	attrs   metric.MeasurementOption // the partition's metric attributes
 }
 
 type chunk struct {
@@ -258,7 +259,9 @@ type chunk struct {
 var readerN atomic.Int64
 
 // NewReader starts a reader of topic and waits until it knows the topic's
-// partitions. Errors: ErrEmptyTopic; a *ConfigError (ErrInvalidConfig)
+// partitions and where reading starts in each (for StartLatest and
+// StartFromEnd, the high watermark at that moment): every record written
+// after NewReader returns is read. Errors: ErrEmptyTopic; a *ConfigError (ErrInvalidConfig)
 // naming a bad field of cfg; ErrUnknownTopic when no broker knows the topic
 // (and Config.StaticPartitions has no count for it); ErrInvalidPartition
 // for a partition the topic does not have (named in Partitions or
@@ -333,6 +336,13 @@ func (r *Runtime) NewReader(ctx context.Context, topic string, cfg ReaderConfig)
 				return nil, fmt.Errorf("rustmq: reader of %q: %w: Offsets names partition %d, the topic has %d", topic, ErrInvalidPartition, p, len(m.parts))
 			}
 		}
+		// Where each partition starts (StartLatest is the high watermark
+		// now) is fixed before NewReader returns, so that a record written
+		// after the return is read.
+		if err := rd.waitStarted(ctx, m.parts); err != nil {
+			rd.stop()
+			return nil, err
+		}
 		return rd, nil
 	case <-rd.goneCh:
 		rd.stop()
@@ -340,6 +350,36 @@ func (r *Runtime) NewReader(ctx context.Context, topic string, cfg ReaderConfig)
 	case <-ctx.Done():
 		rd.stop()
 		return nil, fmt.Errorf("rustmq: reader of %q: waiting for the topic's metadata: %w", topic, context.Cause(ctx))
+	}
+}
+
+// waitStarted waits until the start offset of each of parts is resolved
+// (or its reading failed, which Next reports), the reader closed, or ctx
+// ends.
+func (rd *Reader) waitStarted(ctx context.Context, parts []int32) error {
+	for {
+		rd.mu.Lock()
+		waiting := false
+		for _, p := range parts {
+			if pb := rd.parts[p]; pb != nil && !pb.started && !pb.done {
+				waiting = true
+				break
+			}
+		}
+		if !waiting || rd.closed || rd.gone {
+			rd.mu.Unlock()
+			return nil
+		}
+		if rd.wake == nil {
+			rd.wake = make(chan struct{})
+		}
+		wake := rd.wake
+		rd.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return fmt.Errorf("rustmq: reader of %q: waiting for the start offsets: %w", rd.topic, rd.waitErr(ctx))
+		}
 	}
 }
 
@@ -607,6 +647,17 @@ func (rd *Reader) gaveUp(ev supervision.Event) {
 type readerSink Reader
 
 var _ actors.ReadSink = (*readerSink)(nil)
+
+// Started marks a partition's start offset as resolved.
+func (s *readerSink) Started(p int32, _ int64) {
+	rd := (*Reader)(s)
+	rd.mu.Lock()
+	if pb := rd.parts[p]; pb != nil {
+		pb.started = true
+	}
+	rd.signalLocked()
+	rd.mu.Unlock()
+}
 
 // Records queues a fetched batch.
 func (s *readerSink) Records(p int32, first int64, recs []wire.Record, _ int64) {

@@ -364,6 +364,10 @@ func TestReaderHostileFetchAnswers(t *testing.T) {
 	// Every fetch from now on asks for offset 2 until records come.
 	b.FailNext(broker.Fault{RequestType: wire.TypeFetch, Topic: "h", Partition: 0,
 		Answer: broker.AnswerFrame(wire.TypeFetch, &wire.FetchResponse{Records: big, HighWatermark: 66})})
+	// The fetches after it, at offset 66, get the same story: nothing new.
+	b.FailNext(broker.Fault{RequestType: wire.TypeFetch, Topic: "h", Partition: 0, Count: -1,
+		Answer: broker.AnswerFrame(wire.TypeFetch, &wire.FetchResponse{HighWatermark: 66})})
+	t.Cleanup(b.ClearFaults)
 	for i := range big {
 		rec, err := rd.Next(ctx)
 		if err != nil || rec.Offset != int64(2+i) || len(rec.Value) != 32<<10 {

@@ -112,7 +112,14 @@ func runPerf(ctx context.Context, e env, args []string) error {
 		wg.Go(func() {
 			for {
 				n := issued.Add(1)
-				if (*messages > 0 && n > *messages) || sendCtx.Err() != nil {
+				// With -rate, -duration ends the run by the records' due
+				// times (a record due before the end is sent even when its
+				// worker wakes a little late), so it sends rate x duration.
+				stopped := sendCtx
+				if *rate > 0 {
+					stopped = ctx
+				}
+				if (*messages > 0 && n > *messages) || stopped.Err() != nil {
 					return
 				}
 				if *rate > 0 {
@@ -124,7 +131,7 @@ func runPerf(ctx context.Context, e env, args []string) error {
 						t := time.NewTimer(d)
 						select {
 						case <-t.C:
-						case <-sendCtx.Done():
+						case <-ctx.Done():
 							t.Stop()
 							return
 						}

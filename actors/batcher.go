@@ -605,6 +605,7 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, liv
 		err = fmt.Errorf("%w after %v: %w", ErrRequestTimeout, rtt.Round(time.Millisecond), err)
 	}
 	cancel()
+	live.observe(err)
 	base, err := parseProduce(body, err)
 	m := &reqDone{bt: bt, reqID: reqID, base: base, err: err, principal: live.Principal}
 	if err != nil || !bt.owner.CompareAndSwap(reqID, claimed) {

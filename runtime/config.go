@@ -37,6 +37,12 @@ const (
 	DefaultDeliveryTimeout    = 2 * time.Minute
 	DefaultActorRestartMin    = 10 * time.Millisecond
 	DefaultActorRestartMax    = time.Second
+	DefaultKeepAlive          = transport.DefaultKeepAlivePeriod
+	DefaultIdleTimeout        = transport.DefaultIdleTimeout
+	DefaultMaxResponseBytes   = transport.DefaultMaxResponseBytes
+	DefaultReconnectMin       = 50 * time.Millisecond
+	DefaultReconnectMax       = time.Second
+	DefaultMaxTimeouts        = 3
 	// MaxInFlightIdempotent is the most batches per partition that may be
 	// outstanding with idempotence: the development broker remembers the
 	// last 5 batches of each producer id to recognise duplicates.
@@ -91,12 +97,45 @@ type Config struct {
 	RetryBackoff supervision.Backoff
 	// Supervision is the restart strategy of the connection actors: a
 	// connection actor crashes when its connection is lost or its dial
-	// fails and is restarted after a capped exponential backoff within a
-	// restart budget. Default: supervision's defaults (one-for-one, 100ms
-	// doubling to 10s, 10 restarts a minute, then stop); a stopped
-	// connection actor is started again the next time a partition needs
-	// its broker. Supervision.Logger defaults to Logger.
+	// fails and is restarted (it dials again) after a capped exponential
+	// backoff. The backoff starts afresh when a connection that was up for
+	// a second or more is lost, so the first redial after an incident
+	// comes within Backoff.Initial, and while a broker stays unreachable
+	// the dials are at most Backoff.Max apart. Zero fields take the
+	// runtime's defaults, which differ from package supervision's: Backoff
+	// 50ms doubling up to 1s with full jitter, and MaxRestarts unlimited
+	// (a positive MaxRestarts gives up on a broker after that many
+	// restarts within Window; a stopped connection actor is started again
+	// the next time a partition needs its broker). Supervision.Logger
+	// defaults to Logger.
 	Supervision supervision.Config
+	// KeepAlive is how long after the last packet from a broker a
+	// connection sends a keep-alive PING (at most half of IdleTimeout is
+	// used). It lets an idle connection notice a dead broker. Negative
+	// disables keep-alives: an idle connection then ends after
+	// IdleTimeout. Default 500ms.
+	KeepAlive time.Duration
+	// IdleTimeout ends a connection that heard nothing from the broker for
+	// this long while it waits for an answer (a request or a keep-alive);
+	// the smaller of the client's and the broker's applies. With the
+	// defaults a dead broker is noticed within about 2s on loopback; QUIC
+	// never gives up sooner than about three round trips, so slow paths
+	// stretch it by themselves. Default 1.5s.
+	IdleTimeout time.Duration
+	// MaxResponseBytes is the largest answer accepted for Metadata and
+	// Fetch requests; a larger one fails the request with
+	// transport.ErrResponseTooLarge as soon as the excess arrives, and
+	// what is buffered grows with what arrives, never by what the broker
+	// claims. Produce answers are capped at 64 KiB whatever this says.
+	// Default 64 MiB.
+	MaxResponseBytes int64
+	// MaxConsecutiveTimeouts closes a broker connection after this many
+	// requests on it in a row, health checks included, got no answer
+	// within their timeout, and dials again: a broker that still
+	// acknowledges QUIC packets (so keep-alives do not notice) but answers
+	// nothing is treated as gone. Any answer resets the count. Negative
+	// disables it. Default 3.
+	MaxConsecutiveTimeouts int
 	// HealthInterval is the period of each connection's health check (a
 	// Metadata request whose duration is reported as RTT). Negative
 	// disables it. Default 10s.
@@ -279,6 +318,9 @@ type ProducerConfig struct {
 	Supervision supervision.Config
 }
 
+// minResponseBytes is the smallest MaxResponseBytes accepted.
+const minResponseBytes = 64 << 10
+
 func configErr(field string, value any, reason string) error {
 	return &ConfigError{Field: field, Value: value, Reason: reason}
 }
@@ -323,6 +365,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Supervision.Logger == nil {
 		cfg.Supervision.Logger = cfg.Logger
 	}
+	if cfg.Supervision.Backoff == (supervision.Backoff{}) {
+		cfg.Supervision.Backoff = supervision.Backoff{Initial: DefaultReconnectMin, Max: DefaultReconnectMax, Jitter: true}
+	}
+	if cfg.Supervision.MaxRestarts == 0 {
+		cfg.Supervision.MaxRestarts = -1
+	}
 	if err := cfg.Supervision.Validate(); err != nil {
 		return cfg, &ConfigError{Field: "Supervision", Value: cfg.Supervision.Kind, Reason: err.Error(), Err: err}
 	}
@@ -336,6 +384,26 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = transport.DefaultMaxRequestBytes
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	switch {
+	case cfg.IdleTimeout < 0:
+		return cfg, configErr("IdleTimeout", cfg.IdleTimeout, "must not be negative")
+	case cfg.IdleTimeout == 0:
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	switch {
+	case cfg.MaxResponseBytes < 0:
+		return cfg, configErr("MaxResponseBytes", cfg.MaxResponseBytes, "must not be negative")
+	case cfg.MaxResponseBytes == 0:
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	case cfg.MaxResponseBytes < minResponseBytes:
+		return cfg, configErr("MaxResponseBytes", cfg.MaxResponseBytes, fmt.Sprintf("must be at least %d: a Metadata answer must fit", minResponseBytes))
+	}
+	if cfg.MaxConsecutiveTimeouts == 0 {
+		cfg.MaxConsecutiveTimeouts = DefaultMaxTimeouts
 	}
 	if cfg.TLS.ALPN < transport.ALPNAuto || cfg.TLS.ALPN > transport.ALPNNone {
 		return cfg, configErr("TLS.ALPN", cfg.TLS.ALPN, "unknown ALPN mode")

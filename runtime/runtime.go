@@ -102,11 +102,14 @@ func New(cfg Config) (*Runtime, error) {
 			CAFile: cfg.TLS.CAFile, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
 			ServerName: cfg.TLS.ServerName, InsecureSkipVerify: cfg.TLS.InsecureSkipVerify, Config: cfg.TLS.Config,
 		},
-		ALPN:            cfg.TLS.ALPN,
-		DialTimeout:     cfg.ConnectTimeout,
-		MaxRequestBytes: cfg.MaxRequestBytes,
-		Auth:            cfg.Auth,
-		Logger:          log,
+		ALPN:             cfg.TLS.ALPN,
+		DialTimeout:      cfg.ConnectTimeout,
+		KeepAlivePeriod:  cfg.KeepAlive,
+		IdleTimeout:      cfg.IdleTimeout,
+		MaxRequestBytes:  cfg.MaxRequestBytes,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		Auth:             cfg.Auth,
+		Logger:           log,
 	})
 	if err != nil {
 		return nil, &ConfigError{Field: "TLS", Value: cfg.TLS.CAFile, Reason: err.Error(), Err: err}
@@ -173,10 +176,16 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("rustmq: start actor system: %w", err)
 	}
 	r.top = top
+	connStrategy, err := supervision.New(r.connSupervision())
+	if err != nil {
+		r.sys.Shutdown()
+		return nil, &ConfigError{Field: "Supervision", Value: cfg.Supervision.Kind, Reason: err.Error(), Err: err}
+	}
 	connConfig := func(addr string) actors.ConnConfig {
 		return actors.ConnConfig{
 			Addr: addr, Dial: dial, ConnectTimeout: cfg.ConnectTimeout,
-			HealthInterval: cfg.HealthInterval, Health: r.health, Logger: log,
+			HealthInterval: cfg.HealthInterval, MaxTimeouts: cfg.MaxConsecutiveTimeouts,
+			ResetBackoff: connStrategy.Reset, Health: r.health, Logger: log,
 		}
 	}
 	steps := []struct {
@@ -184,7 +193,7 @@ func New(cfg Config) (*Runtime, error) {
 		props *actor.Props
 		pid   **actor.PID
 	}{
-		{"connections", actors.NewConnSupervisorProps(supervision.NewStrategy(r.connSupervision()), connConfig, r.propsOptions()...), &r.conns},
+		{"connections", actors.NewConnSupervisorProps(connStrategy, connConfig, r.propsOptions()...), &r.conns},
 		{"producers", actors.NewParentProps(resume, r.propsOptions()...), &r.producers},
 		{"readers", actors.NewParentProps(resume, r.propsOptions()...), &r.readers},
 	}

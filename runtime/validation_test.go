@@ -96,6 +96,9 @@ func TestBadConfig(t *testing.T) {
 		{"TLS.CertFile", func(c *rmq.Config) { c.TLS.CertFile = "x.pem" }},
 		{"TLS.ALPN", func(c *rmq.Config) { c.TLS.ALPN = 9 }},
 		{"MaxRequestBytes", func(c *rmq.Config) { c.MaxRequestBytes = -1 }},
+		{"IdleTimeout", func(c *rmq.Config) { c.IdleTimeout = -time.Second }},
+		{"MaxResponseBytes", func(c *rmq.Config) { c.MaxResponseBytes = -1 }},
+		{"MaxResponseBytes", func(c *rmq.Config) { c.MaxResponseBytes = 100 }},
 	}
 	for _, c := range runtimeCases {
 		cfg := good

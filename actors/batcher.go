@@ -98,10 +98,14 @@ type BatcherConfig struct {
 // (the batches taken, their stamps) and the sequence it keeps. It lives in
 // the partition and is only touched from the batcher's goroutine.
 type batcherRun struct {
-	started  bool
-	batches  []*batch // sent at least once and not completed, in sequence order
-	pending  []*batch // taken from the buffer by a sweep, not sent yet
-	stalled  bool
+	started bool
+	batches []*batch // sent at least once and not completed, in sequence order
+	pending []*batch // taken from the buffer by a sweep, not sent yet
+	stalled bool
+	// lastFail is the partition's last failure (an attempt's, or the
+	// leader lookup's) since its last success, named by the error of
+	// records whose delivery timeout passes in the buffer.
+	lastFail error
 	pid      uint64
 	nextSeq  uint64
 	ackedEnd uint64 // sequence after the last acknowledged record of pid
@@ -330,6 +334,7 @@ func (b *batcher) askLeader(refresh bool) {
 func (b *batcher) onLeader(m *LeaderInfo) {
 	b.leaderAsked = false
 	if m.Err != nil {
+		b.run.lastFail = m.Err
 		if retriable(m.Err) {
 			// Ask again after a pause; records wait until their deadline.
 			if !b.retrySet {
@@ -515,7 +520,11 @@ func (b *batcher) prune(bt *batch, now int64) {
 		return
 	}
 	if len(expired) > 0 {
-		b.deliverErr(expired, fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition))
+		err := fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
+		if last := b.run.lastFail; last != nil {
+			err = fmt.Errorf("%w: waited in the batcher of %s/%d; the last failure: %w", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition, last)
+		}
+		b.deliverErr(expired, err)
 	}
 	clear(bt.recs[len(keep):])
 	recs := keep
@@ -720,6 +729,7 @@ func (b *batcher) remove(bt *batch) {
 
 func (b *batcher) succeeded(bt *batch, base uint64, delivered bool) {
 	r := b.run
+	r.lastFail = nil
 	b.remove(bt)
 	if b.cfg.Idempotent && bt.pid == r.pid && bt.seq+uint64(len(bt.recs)) > r.ackedEnd {
 		r.ackedEnd = bt.seq + uint64(len(bt.recs))

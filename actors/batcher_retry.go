@@ -21,6 +21,7 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 	r := b.run
 	bt.failures++
 	bt.lastErr = &ProduceError{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Broker: bt.addr, Principal: principal, Err: err}
+	r.lastFail = bt.lastErr
 	endSendSpan(bt, err)
 	r.stalled = true
 	// The sweep abandons the batch at its deadline should nothing else

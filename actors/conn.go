@@ -287,6 +287,18 @@ func (a *connActor) Receive(c actor.Context) {
 	}
 }
 
+// dialFailed records a failed dial and logs it: at Warn the first of a
+// series, at Debug the ones after it (a broker that stays away would
+// otherwise write a warning per redial).
+func (a *connActor) dialFailed(err error, msg string) {
+	n := a.cfg.Health.dialFailed(a.cfg.Addr, err)
+	level := slog.LevelWarn
+	if n > 1 {
+		level = slog.LevelDebug
+	}
+	a.cfg.Logger.Log(context.Background(), level, msg, slog.String("broker", a.cfg.Addr), slog.Int("failed_dials", n), slog.Any("error", err))
+}
+
 // lost withdraws the live connection and records its loss; the caller
 // crashes the actor next.
 func (a *connActor) lost(cause error, msg string, attrs ...any) {
@@ -338,8 +350,7 @@ func (a *connActor) onDialDone(m *dialDone) {
 	}
 	a.cancel = nil
 	if m.err != nil {
-		a.cfg.Health.setState(a.cfg.Addr, StateFailed, m.err)
-		a.cfg.Logger.Warn("rustmq: dial failed", slog.String("broker", a.cfg.Addr), slog.Any("error", m.err))
+		a.dialFailed(m.err, "rustmq: dial failed")
 		a.failQueue(m.err)
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: m.err})
 	}
@@ -371,8 +382,7 @@ func (a *connActor) onProbeDone(m *probeDone) {
 		}
 		_ = a.conn.Close()
 		a.conn = nil
-		a.cfg.Health.setState(a.cfg.Addr, StateFailed, err)
-		a.cfg.Logger.Warn("rustmq: first request on a new connection failed", slog.String("broker", a.cfg.Addr), slog.Any("error", err))
+		a.dialFailed(err, "rustmq: first request on a new connection failed")
 		a.failQueue(err)
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: err})
 	}
@@ -383,6 +393,10 @@ func (a *connActor) onProbeDone(m *probeDone) {
 		a.live.unresponsive = func(n int, err error) { tell(&connUnresponsive{gen: gen, n: n, err: err}) }
 	}
 	a.cfg.Link.live.Store(a.live)
+	failed := 0
+	if h, ok := a.cfg.Health.get(a.cfg.Addr); ok {
+		failed = h.DialFailures
+	}
 	a.cfg.Health.setState(a.cfg.Addr, StateConnected, nil)
 	a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) {
 		b.Principal = a.conn.Principal()
@@ -392,9 +406,9 @@ func (a *connActor) onProbeDone(m *probeDone) {
 		b.Upstream = !m.caps.Supported
 	})
 	if n := a.cfg.Health.restarts(a.cfg.Addr); n > 0 {
-		a.cfg.Logger.Info("rustmq: reconnected", slog.String("broker", a.cfg.Addr), slog.Int("restarts", n))
+		a.cfg.Logger.Info("rustmq: reconnected", slog.String("broker", a.cfg.Addr), slog.Int("restarts", n), slog.Int("failed_dials", failed))
 	} else {
-		a.cfg.Logger.Info("rustmq: connected", slog.String("broker", a.cfg.Addr))
+		a.cfg.Logger.Info("rustmq: connected", slog.String("broker", a.cfg.Addr), slog.Int("failed_dials", failed))
 	}
 	gen, tell, conn := a.gen, a.tell(), a.conn
 	go func() {

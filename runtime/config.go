@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rustmq/rustmq-go/actors"
 	"github.com/rustmq/rustmq-go/supervision"
 	"github.com/rustmq/rustmq-go/transport"
 	"github.com/rustmq/rustmq-go/transport/compress"
@@ -43,6 +45,9 @@ const (
 	DefaultReconnectMin       = 50 * time.Millisecond
 	DefaultReconnectMax       = time.Second
 	DefaultMaxTimeouts        = 3
+	DefaultUnknownTopicGrace  = time.Second
+	DefaultUnreachableDials   = 3
+	DefaultMaxPartitions      = actors.DefaultMaxPartitions
 	// MaxInFlightIdempotent is the most batches per partition that may be
 	// outstanding with idempotence: the development broker remembers the
 	// last 5 batches of each producer id to recognise duplicates.
@@ -129,6 +134,31 @@ type Config struct {
 	// claims. Produce answers are capped at 64 KiB whatever this says.
 	// Default 64 MiB.
 	MaxResponseBytes int64
+	// UnknownTopicGrace is how long a topic that the brokers' metadata does
+	// not list (and that has no StaticPartitions count) is asked about
+	// again before its messages fail with ErrUnknownTopic, wrapped with
+	// the topic's name. It gives brokers that create topics on first use
+	// time to do so; Metadata is asked again several times within it.
+	// Negative: the first answer decides. Default 1s.
+	UnknownTopicGrace time.Duration
+	// UnreachableDials is the fail-fast policy for brokers that cannot be
+	// reached. While the runtime has never been connected to any broker,
+	// once every bootstrap broker has failed this many dials in a row, the
+	// messages waiting for metadata fail with an *UnreachableError
+	// (errors.Is ErrUnreachable, and each broker's last dial failure:
+	// connection refused, no such host, a TLS verification failure), and
+	// so do later ones while that lasts. Once the runtime has been
+	// connected, an outage is ridden out: messages wait until their
+	// DeliveryTimeout, whose error then wraps the last failure. Negative:
+	// always wait for the DeliveryTimeout. Default 3.
+	UnreachableDials int
+	// MaxPartitions bounds the partitions of one topic the runtime
+	// believes a broker's metadata about; a topic listed with more (or
+	// with partition ids that are not 0..n-1, or with leaders that are not
+	// listed brokers with a usable address) is a *MetadataError for that
+	// topic: metadata believed before stays in force, and messages for a
+	// topic with none fail with it. Default 100,000.
+	MaxPartitions int
 	// MaxConsecutiveTimeouts closes a broker connection after this many
 	// requests on it in a row, health checks included, got no answer
 	// within their timeout, and dials again: a broker that still
@@ -318,6 +348,23 @@ type ProducerConfig struct {
 	Supervision supervision.Config
 }
 
+// checkAddr says what is wrong with a broker address, "" if nothing: it
+// must be host:port with a non-empty host and a port in 1-65535.
+func checkAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "must be host:port (" + err.Error() + ")"
+	}
+	if host == "" {
+		return "the host is empty"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("port %q is not a number in 1-65535", port)
+	}
+	return ""
+}
+
 // minResponseBytes is the smallest MaxResponseBytes accepted.
 const minResponseBytes = 64 << 10
 
@@ -331,8 +378,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, configErr("Brokers", cfg.Brokers, "at least one broker address is required")
 	}
 	for i, b := range cfg.Brokers {
-		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			return cfg, configErr(fmt.Sprintf("Brokers[%d]", i), b, "must be host:port")
+		if reason := checkAddr(b); reason != "" {
+			return cfg, configErr(fmt.Sprintf("Brokers[%d]", i), b, reason)
 		}
 	}
 	if cfg.ClientID == "" {
@@ -404,6 +451,18 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxConsecutiveTimeouts == 0 {
 		cfg.MaxConsecutiveTimeouts = DefaultMaxTimeouts
+	}
+	if cfg.UnknownTopicGrace == 0 {
+		cfg.UnknownTopicGrace = DefaultUnknownTopicGrace
+	}
+	if cfg.UnreachableDials == 0 {
+		cfg.UnreachableDials = DefaultUnreachableDials
+	}
+	switch {
+	case cfg.MaxPartitions < 0:
+		return cfg, configErr("MaxPartitions", cfg.MaxPartitions, "must not be negative")
+	case cfg.MaxPartitions == 0:
+		cfg.MaxPartitions = DefaultMaxPartitions
 	}
 	if cfg.TLS.ALPN < transport.ALPNAuto || cfg.TLS.ALPN > transport.ALPNNone {
 		return cfg, configErr("TLS.ALPN", cfg.TLS.ALPN, "unknown ALPN mode")

@@ -122,6 +122,7 @@ func (p *Producer) actorProps(ready chan<- *actor.PID) *actor.Props {
 			Metadata: p.rt.metadata,
 			Source:   source{p},
 			Closing:  &p.closing,
+			Health:   p.rt.health,
 			Logger:   p.rt.log,
 			Options:  opts,
 			Batcher: actors.BatcherConfig{

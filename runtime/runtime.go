@@ -80,6 +80,9 @@ type BrokerHealth struct {
 	// Upstream says the broker did not answer the probe, as upstream
 	// RustMQ does not: it serves none of the extensions.
 	Upstream bool
+	// DialFailures counts the dials in a row that failed since the broker
+	// was last connected.
+	DialFailures int
 }
 
 const tracerName = "github.com/rustmq/rustmq-go/runtime"
@@ -134,6 +137,9 @@ func New(cfg Config) (*Runtime, error) {
 		health: actors.NewHealthRegistry(),
 		log:    log,
 		live:   make(map[*Producer]struct{}),
+	}
+	for _, addr := range cfg.Brokers {
+		r.health.Register(addr)
 	}
 	if cfg.Auth == nil && cfg.TLS.CertFile != "" {
 		r.certPrincipal = certCommonName(cfg.TLS.CertFile)
@@ -210,7 +216,8 @@ func New(cfg Config) (*Runtime, error) {
 	r.metadata, err = r.spawn(top, actors.NewMetadataProps(actors.MetadataConfig{
 		Bootstrap: cfg.Brokers, StaticPartitions: cfg.StaticPartitions, RefreshInterval: refresh,
 		RequestTimeout: cfg.RequestTimeout, RetryBackoff: cfg.RetryBackoff, ConnSupervisor: r.conns,
-		Health: r.health, Logger: log,
+		UnknownTopicGrace: max(cfg.UnknownTopicGrace, 0), UnreachableAfter: max(cfg.UnreachableDials, 0),
+		MaxPartitions: cfg.MaxPartitions, Health: r.health, Logger: log,
 	}, r.propsOptions()...), "metadata")
 	if err != nil {
 		r.shutdown()
@@ -235,12 +242,15 @@ func (r *Runtime) spawn(parent *actor.PID, props *actor.Props, name string) (*ac
 }
 
 // Health reports the state of every broker connection, sorted by address.
+// Every bootstrap broker is listed from the start ("connecting" until its
+// first dial ends), and so is every other broker the runtime dialled.
 func (r *Runtime) Health() []BrokerHealth {
 	snap := r.health.Snapshot()
 	out := make([]BrokerHealth, len(snap))
 	for i, b := range snap {
 		out[i] = BrokerHealth{Addr: b.Addr, State: b.State.String(), LastError: b.LastError, Restarts: b.Restarts,
-			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN, Features: b.Features, Upstream: b.Upstream}
+			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN, Features: b.Features, Upstream: b.Upstream,
+			DialFailures: b.DialFailures}
 	}
 	return out
 }

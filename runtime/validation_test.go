@@ -99,6 +99,11 @@ func TestBadConfig(t *testing.T) {
 		{"IdleTimeout", func(c *rmq.Config) { c.IdleTimeout = -time.Second }},
 		{"MaxResponseBytes", func(c *rmq.Config) { c.MaxResponseBytes = -1 }},
 		{"MaxResponseBytes", func(c *rmq.Config) { c.MaxResponseBytes = 100 }},
+		{"MaxPartitions", func(c *rmq.Config) { c.MaxPartitions = -1 }},
+		{"Brokers[0]", func(c *rmq.Config) { c.Brokers = []string{"127.0.0.1:99999"} }},
+		{"Brokers[0]", func(c *rmq.Config) { c.Brokers = []string{"127.0.0.1:0"} }},
+		{"Brokers[0]", func(c *rmq.Config) { c.Brokers = []string{":9092"} }},
+		{"Brokers[1]", func(c *rmq.Config) { c.Brokers = []string{"127.0.0.1:1", "host:port"} }},
 	}
 	for _, c := range runtimeCases {
 		cfg := good

@@ -128,7 +128,7 @@ type (
 	reqDone struct {
 		bt        *batch
 		reqID     uint64
-		base      uint64
+		base      int64
 		err       error
 		principal string
 		delivered bool // the request's goroutine delivered the success
@@ -615,7 +615,7 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, liv
 	}
 	cancel()
 	live.observe(err)
-	base, err := parseProduce(body, err)
+	base, err := parseProduce(body, err, len(bt.recs), cfg.Acks.Level == wire.AckNone)
 	m := &reqDone{bt: bt, reqID: reqID, base: base, err: err, principal: live.Principal}
 	if err != nil || !bt.owner.CompareAndSwap(reqID, claimed) {
 		sys.Root.Send(self, m)
@@ -639,8 +639,12 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, liv
 	recycle(bt)
 }
 
-// parseProduce turns a produce answer into its base offset or error.
-func parseProduce(body []byte, err error) (uint64, error) {
+// parseProduce turns the produce answer for a batch of records into its
+// base offset or error. An offset that would make one of the batch's
+// offsets overflow an int64 is a *wire.OffsetError (not a negative offset,
+// and -1 means "none"); with acks None the answer carries no offset worth
+// checking.
+func parseProduce(body []byte, err error, records int, acksNone bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
@@ -651,11 +655,14 @@ func parseProduce(body []byte, err error) (uint64, error) {
 	if err := wire.ResponseErr(resp.ErrorCode, resp.ErrorMessage); err != nil {
 		return 0, err
 	}
-	return resp.Offset, nil
+	if acksNone {
+		return -1, nil
+	}
+	return resp.BaseOffset(records)
 }
 
-func successOutcome(partition int32, base uint64, acksNone bool) Outcome {
-	o := Outcome{Partition: partition, Base: int64(base)}
+func successOutcome(partition int32, base int64, acksNone bool) Outcome {
+	o := Outcome{Partition: partition, Base: base}
 	if acksNone {
 		o.Base = -1
 	}
@@ -701,7 +708,7 @@ func (b *batcher) onResponse(m *Response) {
 	if !bt.inFlight || bt.reqID != m.ID {
 		return // an answer to an attempt already given up on
 	}
-	base, err := parseProduce(m.Body, m.Err)
+	base, err := parseProduce(m.Body, m.Err, len(bt.recs), b.cfg.Acks.Level == wire.AckNone)
 	if !bt.owner.CompareAndSwap(bt.reqID, 0) {
 		return
 	}
@@ -727,7 +734,7 @@ func (b *batcher) remove(bt *batch) {
 	}
 }
 
-func (b *batcher) succeeded(bt *batch, base uint64, delivered bool) {
+func (b *batcher) succeeded(bt *batch, base int64, delivered bool) {
 	r := b.run
 	r.lastFail = nil
 	b.remove(bt)

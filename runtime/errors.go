@@ -44,8 +44,12 @@ var (
 	// batcher its supervisor gave up on), or the producer's router was
 	// stopped after repeated failures.
 	ErrActorFailed = actors.ErrActorFailed
-	// ErrInvalidMessage: a message breaks a rule of the wire format (an
-	// empty header key, a timestamp before 1970).
+	// ErrInvalidMessage: a message breaks a rule of the wire format: a
+	// topic name that is not UTF-8 or longer than wire.MaxTopicNameBytes
+	// (wrapping a *wire.NameError matching wire.ErrInvalidTopic), a header
+	// key that is empty or not UTF-8 (wire.ErrInvalidHeaderKey), a
+	// timestamp before 1970. Such a message is refused at Send and never
+	// reaches a request, where the broker would refuse the whole request.
 	ErrInvalidMessage = errors.New("rustmq: invalid message")
 )
 

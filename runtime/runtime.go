@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/rustmq/rustmq-go/actors"
 	"github.com/rustmq/rustmq-go/supervision"
 	"github.com/rustmq/rustmq-go/transport"
+	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
 // Runtime is the producer runtime: an actor system holding one connection
@@ -257,8 +260,20 @@ func (r *Runtime) Health() []BrokerHealth {
 
 // CreateProducer returns a producer whose messages go to topic unless a
 // message names its own (topic may be "" if every message does). Invalid
-// settings yield a *ConfigError naming the field; after Close, ErrClosed.
+// settings yield a *ConfigError naming the field ("topic" for a name that
+// wire.ValidateTopic refuses: empty is allowed here, invalid UTF-8 or more
+// than wire.MaxTopicNameBytes bytes is not); after Close, ErrClosed.
 func (r *Runtime) CreateProducer(topic string, cfg ProducerConfig) (*Producer, error) {
+	if topic != "" {
+		if err := wire.ValidateTopic(topic); err != nil {
+			// The error's copy of the name is cut to a sane length.
+			value, reason := "", err.Error()
+			if ne, ok := errors.AsType[*wire.NameError](err); ok {
+				value, reason = strconv.Quote(ne.Name), ne.Reason
+			}
+			return nil, &ConfigError{Field: "topic", Value: value, Reason: "invalid topic name: " + reason, Err: err}
+		}
+	}
 	pc, err := cfg.withDefaults(&r.cfg)
 	if err != nil {
 		return nil, err

@@ -137,6 +137,13 @@ type (
 
 var wakeBatcher = &batcherWake{}
 
+// The batcher's messages to itself may race its stop (see Response).
+func (*reqDone) IgnoreDeadLetterLogging()     {}
+func (*lingerTick) IgnoreDeadLetterLogging()  {}
+func (*retryTick) IgnoreDeadLetterLogging()   {}
+func (*sweepTick) IgnoreDeadLetterLogging()   {}
+func (*batcherWake) IgnoreDeadLetterLogging() {}
+
 // batcher sends the batches of one partition to the partition leader with
 // at most MaxInFlight outstanding, retries failures in order, and completes
 // every record. The router fills the partition's buffer; the batcher takes
@@ -181,6 +188,10 @@ type batcher struct {
 	retrySet  bool
 	taken     []*batch
 	quit      chan struct{} // closed when this incarnation stops
+	// stopped is closed when the batcher stops for good: a request's
+	// goroutine then tells it nothing (the message would be a dead letter)
+	// but still delivers a success it won.
+	stopped chan struct{}
 }
 
 // newBatcherProps returns the props of the batcher of part.
@@ -237,10 +248,12 @@ func (b *batcher) Receive(c actor.Context) {
 	case *actor.Started:
 		b.sys, b.self = c.ActorSystem(), c.Self()
 		b.quit = make(chan struct{})
+		b.stopped = make(chan struct{})
 		b.start()
 	case *actor.Restarting:
 		b.stopTimers()
 	case *actor.Stopping:
+		close(b.stopped)
 		b.stopTimers()
 		if b.run.watched != nil {
 			c.Unwatch(b.run.watched) // it outlives us: no notice for a stopped actor
@@ -578,7 +591,7 @@ func (b *batcher) send(bt *batch, now time.Time) {
 	bt.refs.Add(1) // the request's, until its answer is handled
 	if live := b.link.Live(); live != nil {
 		bt.viaActor = false
-		go runRequest(&b.cfg, b.sys, b.self, live, bt, bt.reqID, deadline, span)
+		go runRequest(&b.cfg, b.sys, b.self, b.stopped, live, bt, bt.reqID, deadline, span)
 		return
 	}
 	bt.viaActor = true
@@ -599,7 +612,7 @@ func (b *batcher) send(bt *batch, now time.Time) {
 // runRequest runs one attempt of bt on a live connection, in its own
 // goroutine. A success is delivered right here, once the goroutine has won
 // bt's owner for it; the batcher learns the outcome from a reqDone.
-func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, live *LiveConn, bt *batch, reqID uint64, deadline time.Time, span trace.Span) {
+func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, stopped <-chan struct{}, live *LiveConn, bt *batch, reqID uint64, deadline time.Time, span trace.Span) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	if span != nil {
 		span.AddEvent(EventConnWritten)
@@ -617,8 +630,15 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, liv
 	live.observe(err)
 	base, err := parseProduce(body, err, len(bt.recs), cfg.Acks.Level == wire.AckNone)
 	m := &reqDone{bt: bt, reqID: reqID, base: base, err: err, principal: live.Principal}
+	tell := func() {
+		select {
+		case <-stopped:
+		default:
+			sys.Root.Send(self, m)
+		}
+	}
 	if err != nil || !bt.owner.CompareAndSwap(reqID, claimed) {
-		sys.Root.Send(self, m)
+		tell()
 		return
 	}
 	m.delivered = true
@@ -634,7 +654,7 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, liv
 	// carries the request's reference; this goroutine keeps one of its own
 	// until it is done with the records.
 	bt.refs.Add(1)
-	sys.Root.Send(self, m)
+	tell()
 	cfg.Source.Deliver(bt.recs, successOutcome(cfg.Partition, base, cfg.Acks.Level == wire.AckNone))
 	recycle(bt)
 }

@@ -119,6 +119,14 @@ type (
 	}
 )
 
+// The actor's messages to itself may race its stop (see Response).
+func (*dialDone) IgnoreDeadLetterLogging()         {}
+func (*connLost) IgnoreDeadLetterLogging()         {}
+func (*healthTick) IgnoreDeadLetterLogging()       {}
+func (*healthResult) IgnoreDeadLetterLogging()     {}
+func (*probeDone) IgnoreDeadLetterLogging()        {}
+func (*connUnresponsive) IgnoreDeadLetterLogging() {}
+
 // connActor owns one broker connection. It is rebuilt from scratch on every
 // restart: all it keeps across a restart is its PID (named by address).
 //
@@ -145,6 +153,11 @@ type connActor struct {
 	timer   *time.Timer
 	stopped bool
 	quit    chan struct{} // closed when this incarnation shuts down
+	// final is closed when the actor stops for good (not at a restart):
+	// answers of requests still running are then dropped, for their
+	// requesters are stopping too (or, when the supervisor gave up, fail
+	// those requests themselves when they see the actor end).
+	final chan struct{}
 }
 
 var genCounter = newAtomicCounter()
@@ -241,6 +254,7 @@ func (a *connActor) Receive(c actor.Context) {
 		a.self = c.Self()
 		a.gen = genCounter.next()
 		a.quit = make(chan struct{})
+		a.final = make(chan struct{})
 		a.startDial()
 	case *Request:
 		a.onRequest(m)
@@ -283,6 +297,7 @@ func (a *connActor) Receive(c actor.Context) {
 	case *actor.Restarting:
 		a.shutdown(StateFailed)
 	case *actor.Stopping:
+		close(a.final)
 		a.shutdown(StateStopped)
 	}
 }
@@ -444,12 +459,27 @@ func (a *connActor) onRequest(r *Request) {
 // run executes one request in its own goroutine; the outcome goes straight
 // to the requester.
 func (a *connActor) run(r *Request) {
-	conn, sys, addr, live := a.conn, a.sys, a.cfg.Addr, a.live
+	conn, sys, addr, live, final := a.conn, a.sys, a.cfg.Addr, a.live, a.final
+	if r.cancelled() {
+		return
+	}
 	go func() {
 		ctx := context.Background()
 		var cancel context.CancelFunc
 		if !r.Deadline.IsZero() {
 			ctx, cancel = context.WithDeadline(ctx, r.Deadline)
+		}
+		if r.Cancel != nil {
+			var withdraw context.CancelFunc
+			ctx, withdraw = context.WithCancel(ctx)
+			defer withdraw()
+			go func() {
+				select {
+				case <-r.Cancel:
+					withdraw()
+				case <-ctx.Done():
+				}
+			}()
 		}
 		span := r.Span
 		if span != nil {
@@ -468,14 +498,19 @@ func (a *connActor) run(r *Request) {
 			cancel()
 		}
 		live.observe(err)
-		if r.ReplyTo != nil {
+		select {
+		case <-final:
+			return
+		default:
+		}
+		if r.ReplyTo != nil && !r.cancelled() {
 			sys.Root.Send(r.ReplyTo, &Response{ID: r.ID, Addr: addr, Principal: conn.Principal(), Body: body, Err: err, RTT: rtt})
 		}
 	}()
 }
 
 func (a *connActor) reply(r *Request, body []byte, err error, rtt time.Duration) {
-	if r.ReplyTo != nil {
+	if r.ReplyTo != nil && !r.cancelled() {
 		a.sys.Root.Send(r.ReplyTo, &Response{ID: r.ID, Addr: a.cfg.Addr, Body: body, Err: err, RTT: rtt})
 	}
 }

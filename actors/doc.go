@@ -56,6 +56,18 @@
 //     supervisor with a retriable failure (supervision.Replier), so no
 //     requester waits for an answer that will never come.
 //
+// # Stopping
+//
+// A requester may give a [Request] a Cancel channel that it closes when
+// it stops: the request is withdrawn (a Fetch long poll ends at once) and
+// answers nothing. Connection actors and batchers stop telling anyone
+// anything once they stopped for good, and the connections supervisor
+// spawns nothing once it is stopping. Answers and self-addressed messages
+// that race an actor's stop are marked IgnoreDeadLetterLogging: during a
+// shutdown they are expected, not a fault. The runtime stops the subtrees
+// one after the other (producers and readers, metadata, connections), so
+// that none asks an actor already gone.
+//
 // The batchers are the router's siblings under the producer actor, not its
 // children: restarting an actor stops its children first, and a router
 // restart must not stop the partitions' pipelines. The supervisors

@@ -93,6 +93,9 @@ type (
 	}
 )
 
+// IgnoreDeadLetterLogging: a timer may race the actor's stop.
+func (*metaTimer) IgnoreDeadLetterLogging() {}
+
 // metadataActor answers topic and leader requests from the brokers'
 // metadata. What it owes others (subscribers, waiting leader requests) and
 // what it knows lives in a metaState that outlives the actor's restarts, so

@@ -93,6 +93,11 @@ type (
 	}
 )
 
+// The router's messages to itself may race its stop (see Response).
+func (*routerSweep) IgnoreDeadLetterLogging()    {}
+func (*topicRetry) IgnoreDeadLetterLogging()     {}
+func (*batcherSpawned) IgnoreDeadLetterLogging() {}
+
 // FailedInActor answers the spawn request with the failure.
 func (m *spawnBatcher) FailedInActor(sys *actor.ActorSystem, reason any) {
 	sys.Root.Send(m.replyTo, &batcherSpawned{part: m.part, err: actorFailed(reason)})

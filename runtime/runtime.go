@@ -355,9 +355,31 @@ func (r *Runtime) Close(ctx context.Context) error {
 	return first
 }
 
-// shutdown stops the actor tree and waits (briefly) for it to be gone.
+// shutdown stops the actor tree and waits (briefly) for it to be gone. The
+// subtrees stop one after the other, each waited for, in the order that
+// leaves nobody talking to an actor already gone: the readers and
+// producers, then the metadata actor (which asks for connections), then
+// the connections. Stopping them all at once would let the metadata actor
+// ask a stopping supervisor for connections, and let answers reach actors
+// already gone (dead letters).
 func (r *Runtime) shutdown() {
 	if r.top != nil {
+		deadline := time.NewTimer(shutdownGrace)
+		defer deadline.Stop()
+		for _, pid := range []*actor.PID{r.readers, r.producers, r.metadata, r.conns} {
+			if pid == nil {
+				continue
+			}
+			done := make(chan struct{})
+			r.sys.Root.Send(r.top, &actors.StopChild{PID: pid, Done: done})
+			select {
+			case <-done:
+				continue
+			case <-deadline.C:
+			}
+			r.log.Warn("rustmq: the actors did not stop in time; shutting the actor system down", "grace", shutdownGrace)
+			break
+		}
 		_ = r.sys.Root.StopFuture(r.top).Wait()
 	}
 	r.sys.Shutdown()
@@ -365,6 +387,9 @@ func (r *Runtime) shutdown() {
 		_ = r.inst.runtimeReg.Unregister()
 	}
 }
+
+// shutdownGrace bounds the wait for the actor tree to stop.
+const shutdownGrace = 5 * time.Second
 
 // certCommonName returns the subject common name of the first certificate
 // in a PEM file, "" when it cannot be read.

@@ -213,6 +213,35 @@ func TestBrokerKilledMidStream(t *testing.T) {
 	k.verify(ctx)
 }
 
+// TestChaosBrokerKilled is the chaos test of the broker binary: 50,000
+// idempotent acks=all keyed messages stream while the durable broker is
+// SIGKILLed three times and started again on the same port and data
+// directory, down for a short, a middling and a long while (the last two
+// long enough that the runtime notices the loss and its dials are refused
+// in the meantime). Nothing may be lost or duplicated, each partition (and
+// so each key) keeps the order of sending, and the first acknowledgement
+// after each restart must come within 3 s of the broker being back; the
+// recovery times are logged.
+func TestChaosBrokerKilled(t *testing.T) {
+	t.Parallel()
+	n := 50_000
+	k := newKillRun(t, "chaos-kill", 4, n, nil)
+	ctx := ctxTimeout(t, 120*time.Second)
+	k.send(ctx)
+	downs := []time.Duration{200 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}
+	for i, down := range downs {
+		k.waitAcks(ctx, n*(i+1)/4)
+		rec := k.restart(ctx, down)
+		t.Logf("restart %d (down %v): first acknowledgement %v after the broker was back", i+1, down, rec.Round(time.Millisecond))
+		if rec > 3*time.Second {
+			t.Errorf("restart %d: first acknowledgement %v after the broker was back, want within 3s", i+1, rec)
+		}
+	}
+	k.verify(ctx)
+	m := k.p.Metrics()
+	t.Logf("%d messages, %d requests, %d retries, %d producer id resets; health %+v", n, m.BatchesSent, m.Retries, m.ProducerIDResets, k.rt.Health())
+}
+
 // TestUnresponsiveConnectionIsReplaced makes the broker hold every answer
 // back while its QUIC connection stays healthy (keep-alives are answered,
 // so the idle timeout never fires). After MaxConsecutiveTimeouts requests

@@ -98,10 +98,14 @@ type BatcherConfig struct {
 // (the batches taken, their stamps) and the sequence it keeps. It lives in
 // the partition and is only touched from the batcher's goroutine.
 type batcherRun struct {
-	started  bool
-	batches  []*batch // sent at least once and not completed, in sequence order
-	pending  []*batch // taken from the buffer by a sweep, not sent yet
-	stalled  bool
+	started bool
+	batches []*batch // sent at least once and not completed, in sequence order
+	pending []*batch // taken from the buffer by a sweep, not sent yet
+	stalled bool
+	// lastFail is the partition's last failure (an attempt's, or the
+	// leader lookup's) since its last success, named by the error of
+	// records whose delivery timeout passes in the buffer.
+	lastFail error
 	pid      uint64
 	nextSeq  uint64
 	ackedEnd uint64 // sequence after the last acknowledged record of pid
@@ -124,7 +128,7 @@ type (
 	reqDone struct {
 		bt        *batch
 		reqID     uint64
-		base      uint64
+		base      int64
 		err       error
 		principal string
 		delivered bool // the request's goroutine delivered the success
@@ -132,6 +136,13 @@ type (
 )
 
 var wakeBatcher = &batcherWake{}
+
+// The batcher's messages to itself may race its stop (see Response).
+func (*reqDone) IgnoreDeadLetterLogging()     {}
+func (*lingerTick) IgnoreDeadLetterLogging()  {}
+func (*retryTick) IgnoreDeadLetterLogging()   {}
+func (*sweepTick) IgnoreDeadLetterLogging()   {}
+func (*batcherWake) IgnoreDeadLetterLogging() {}
 
 // batcher sends the batches of one partition to the partition leader with
 // at most MaxInFlight outstanding, retries failures in order, and completes
@@ -177,6 +188,10 @@ type batcher struct {
 	retrySet  bool
 	taken     []*batch
 	quit      chan struct{} // closed when this incarnation stops
+	// stopped is closed when the batcher stops for good: a request's
+	// goroutine then tells it nothing (the message would be a dead letter)
+	// but still delivers a success it won.
+	stopped chan struct{}
 }
 
 // newBatcherProps returns the props of the batcher of part.
@@ -233,10 +248,12 @@ func (b *batcher) Receive(c actor.Context) {
 	case *actor.Started:
 		b.sys, b.self = c.ActorSystem(), c.Self()
 		b.quit = make(chan struct{})
+		b.stopped = make(chan struct{})
 		b.start()
 	case *actor.Restarting:
 		b.stopTimers()
 	case *actor.Stopping:
+		close(b.stopped)
 		b.stopTimers()
 		if b.run.watched != nil {
 			c.Unwatch(b.run.watched) // it outlives us: no notice for a stopped actor
@@ -330,6 +347,7 @@ func (b *batcher) askLeader(refresh bool) {
 func (b *batcher) onLeader(m *LeaderInfo) {
 	b.leaderAsked = false
 	if m.Err != nil {
+		b.run.lastFail = m.Err
 		if retriable(m.Err) {
 			// Ask again after a pause; records wait until their deadline.
 			if !b.retrySet {
@@ -515,7 +533,11 @@ func (b *batcher) prune(bt *batch, now int64) {
 		return
 	}
 	if len(expired) > 0 {
-		b.deliverErr(expired, fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition))
+		err := fmt.Errorf("%w: waited in the batcher of %s/%d", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition)
+		if last := b.run.lastFail; last != nil {
+			err = fmt.Errorf("%w: waited in the batcher of %s/%d; the last failure: %w", ErrDeliveryTimeout, b.cfg.Topic, b.cfg.Partition, last)
+		}
+		b.deliverErr(expired, err)
 	}
 	clear(bt.recs[len(keep):])
 	recs := keep
@@ -569,7 +591,7 @@ func (b *batcher) send(bt *batch, now time.Time) {
 	bt.refs.Add(1) // the request's, until its answer is handled
 	if live := b.link.Live(); live != nil {
 		bt.viaActor = false
-		go runRequest(&b.cfg, b.sys, b.self, live, bt, bt.reqID, deadline, span)
+		go runRequest(&b.cfg, b.sys, b.self, b.stopped, live, bt, bt.reqID, deadline, span)
 		return
 	}
 	bt.viaActor = true
@@ -590,7 +612,7 @@ func (b *batcher) send(bt *batch, now time.Time) {
 // runRequest runs one attempt of bt on a live connection, in its own
 // goroutine. A success is delivered right here, once the goroutine has won
 // bt's owner for it; the batcher learns the outcome from a reqDone.
-func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, live *LiveConn, bt *batch, reqID uint64, deadline time.Time, span trace.Span) {
+func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, stopped <-chan struct{}, live *LiveConn, bt *batch, reqID uint64, deadline time.Time, span trace.Span) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	if span != nil {
 		span.AddEvent(EventConnWritten)
@@ -605,10 +627,18 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, liv
 		err = fmt.Errorf("%w after %v: %w", ErrRequestTimeout, rtt.Round(time.Millisecond), err)
 	}
 	cancel()
-	base, err := parseProduce(body, err)
+	live.observe(err)
+	base, err := parseProduce(body, err, len(bt.recs), cfg.Acks.Level == wire.AckNone)
 	m := &reqDone{bt: bt, reqID: reqID, base: base, err: err, principal: live.Principal}
+	tell := func() {
+		select {
+		case <-stopped:
+		default:
+			sys.Root.Send(self, m)
+		}
+	}
 	if err != nil || !bt.owner.CompareAndSwap(reqID, claimed) {
-		sys.Root.Send(self, m)
+		tell()
 		return
 	}
 	m.delivered = true
@@ -624,13 +654,17 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, liv
 	// carries the request's reference; this goroutine keeps one of its own
 	// until it is done with the records.
 	bt.refs.Add(1)
-	sys.Root.Send(self, m)
+	tell()
 	cfg.Source.Deliver(bt.recs, successOutcome(cfg.Partition, base, cfg.Acks.Level == wire.AckNone))
 	recycle(bt)
 }
 
-// parseProduce turns a produce answer into its base offset or error.
-func parseProduce(body []byte, err error) (uint64, error) {
+// parseProduce turns the produce answer for a batch of records into its
+// base offset or error. An offset that would make one of the batch's
+// offsets overflow an int64 is a *wire.OffsetError (not a negative offset,
+// and -1 means "none"); with acks None the answer carries no offset worth
+// checking.
+func parseProduce(body []byte, err error, records int, acksNone bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
@@ -641,11 +675,14 @@ func parseProduce(body []byte, err error) (uint64, error) {
 	if err := wire.ResponseErr(resp.ErrorCode, resp.ErrorMessage); err != nil {
 		return 0, err
 	}
-	return resp.Offset, nil
+	if acksNone {
+		return -1, nil
+	}
+	return resp.BaseOffset(records)
 }
 
-func successOutcome(partition int32, base uint64, acksNone bool) Outcome {
-	o := Outcome{Partition: partition, Base: int64(base)}
+func successOutcome(partition int32, base int64, acksNone bool) Outcome {
+	o := Outcome{Partition: partition, Base: base}
 	if acksNone {
 		o.Base = -1
 	}
@@ -691,7 +728,7 @@ func (b *batcher) onResponse(m *Response) {
 	if !bt.inFlight || bt.reqID != m.ID {
 		return // an answer to an attempt already given up on
 	}
-	base, err := parseProduce(m.Body, m.Err)
+	base, err := parseProduce(m.Body, m.Err, len(bt.recs), b.cfg.Acks.Level == wire.AckNone)
 	if !bt.owner.CompareAndSwap(bt.reqID, 0) {
 		return
 	}
@@ -717,8 +754,9 @@ func (b *batcher) remove(bt *batch) {
 	}
 }
 
-func (b *batcher) succeeded(bt *batch, base uint64, delivered bool) {
+func (b *batcher) succeeded(bt *batch, base int64, delivered bool) {
 	r := b.run
+	r.lastFail = nil
 	b.remove(bt)
 	if b.cfg.Idempotent && bt.pid == r.pid && bt.seq+uint64(len(bt.recs)) > r.ackedEnd {
 		r.ackedEnd = bt.seq + uint64(len(bt.recs))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rustmq/rustmq-go/transport"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
@@ -20,11 +21,13 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 	r := b.run
 	bt.failures++
 	bt.lastErr = &ProduceError{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Broker: bt.addr, Principal: principal, Err: err}
+	r.lastFail = bt.lastErr
 	endSendSpan(bt, err)
 	r.stalled = true
 	// The sweep abandons the batch at its deadline should nothing else
 	// move the partition on (no leader answer, for one).
 	b.armSweep()
+	quick := false
 	switch {
 	case isLeaderError(err):
 		bt.notWritten = true
@@ -45,6 +48,9 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 		// now (the metadata actor reconnects).
 		b.leader, b.link = nil, nil
 		b.askLeader(false)
+		quick = true
+	case isConnLost(err):
+		quick = true
 	case !retriable(err) && !expired:
 		bt.abandon = bt.lastErr
 		b.cfg.Logger.Warn("rustmq: produce failed, not retriable", b.logAttrs(bt, err)...)
@@ -56,7 +62,16 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 		return
 	}
 	b.bm.retry(err)
-	delay := b.cfg.Backoff.Delay(bt.failures, nil)
+	attempt := bt.failures
+	if quick {
+		// The broker did not refuse the batch; the connection failed. The
+		// resend waits in the connection actor's queue until a connection
+		// is up again, and the connections supervisor paces the dials: a
+		// backoff grown here would only hold the batch back once the
+		// broker is back.
+		attempt = 1
+	}
+	delay := b.cfg.Backoff.Delay(attempt, nil)
 	bt.waitUntil = time.Now().Add(delay)
 	eventRetry(b.cfg.Source, bt.recs, bt.sends, err, delay)
 	b.cfg.Logger.Info("rustmq: produce failed, will retry", append(b.logAttrs(bt, err), slog.Duration("backoff", delay))...)
@@ -266,3 +281,10 @@ func isLeaderError(err error) bool {
 }
 
 func isOutOfOrder(err error) bool { return errors.Is(err, wire.ErrOutOfOrderSequence) }
+
+// isConnLost reports whether err is the loss of the connection the request
+// ran on (as opposed to an answer, or a timeout on a live connection).
+func isConnLost(err error) bool {
+	_, ok := errors.AsType[*transport.ConnError](err)
+	return ok
+}

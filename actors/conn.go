@@ -44,6 +44,22 @@ type ConnConfig struct {
 	// MaxQueued bounds the requests waiting for the connection; beyond it
 	// new requests fail at once with ErrNotConnected. Default 4096.
 	MaxQueued int
+	// MaxTimeouts closes the connection (the actor crashes and its
+	// supervisor dials again) once this many requests on it in a row,
+	// health checks included, ended without an answer within their
+	// deadline: a broker that still acknowledges QUIC packets but answers
+	// nothing is as good as gone. Any answer resets the count. <= 0
+	// disables it.
+	MaxTimeouts int
+	// StableAfter is how long a connection must have been up for its loss
+	// to count as a new incident: ResetBackoff is called before the actor
+	// crashes, so that the first redial is not paced by the backoff that
+	// earlier failures built up. Default 1s.
+	StableAfter time.Duration
+	// ResetBackoff, when set, is called with the actor's PID on its
+	// goroutine when a stable connection is lost (the runtime resets the
+	// connections supervisor's backoff for the actor). It must not block.
+	ResetBackoff func(self *actor.PID)
 	// Health receives the actor's state.
 	Health *HealthRegistry
 	// Link is the shared handle through which the actor publishes its
@@ -83,7 +99,13 @@ type (
 		gen   uint64
 		cause error
 	}
-	healthTick   struct{ gen uint64 }
+	healthTick struct{ gen uint64 }
+	// connUnresponsive says MaxTimeouts requests in a row timed out.
+	connUnresponsive struct {
+		gen uint64
+		n   int
+		err error
+	}
 	healthResult struct {
 		gen uint64
 		rtt time.Duration
@@ -96,6 +118,14 @@ type (
 		err  error
 	}
 )
+
+// The actor's messages to itself may race its stop (see Response).
+func (*dialDone) IgnoreDeadLetterLogging()         {}
+func (*connLost) IgnoreDeadLetterLogging()         {}
+func (*healthTick) IgnoreDeadLetterLogging()       {}
+func (*healthResult) IgnoreDeadLetterLogging()     {}
+func (*probeDone) IgnoreDeadLetterLogging()        {}
+func (*connUnresponsive) IgnoreDeadLetterLogging() {}
 
 // connActor owns one broker connection. It is rebuilt from scratch on every
 // restart: all it keeps across a restart is its PID (named by address).
@@ -116,12 +146,18 @@ type connActor struct {
 	gen     uint64             // identifies this incarnation's goroutines and timers
 	conn    Conn               // the dialled connection, probed or not
 	ready   bool               // conn answered its first request
+	readyAt time.Time          // when it did
 	live    *LiveConn          // what this incarnation published on its link
 	cancel  context.CancelFunc // cancels the dial
 	queue   []*Request
 	timer   *time.Timer
 	stopped bool
 	quit    chan struct{} // closed when this incarnation shuts down
+	// final is closed when the actor stops for good (not at a restart):
+	// answers of requests still running are then dropped, for their
+	// requesters are stopping too (or, when the supervisor gave up, fail
+	// those requests themselves when they see the actor end).
+	final chan struct{}
 }
 
 var genCounter = newAtomicCounter()
@@ -131,6 +167,9 @@ var genCounter = newAtomicCounter()
 func NewConnProps(cfg ConnConfig, opts ...actor.PropsOption) *actor.Props {
 	if cfg.MaxQueued <= 0 {
 		cfg.MaxQueued = 4096
+	}
+	if cfg.StableAfter <= 0 {
+		cfg.StableAfter = time.Second
 	}
 	if cfg.Health == nil {
 		cfg.Health = NewHealthRegistry()
@@ -167,6 +206,34 @@ type LiveConn struct {
 	// right after the dial: which of this project's extensions it serves
 	// (none, Supported false, for an upstream broker).
 	Capabilities transport.Capabilities
+
+	// timeouts counts the requests in a row that timed out; at limit
+	// (when > 0) unresponsive is called once.
+	timeouts     atomic.Int32
+	limit        int32
+	unresponsive func(n int, err error)
+}
+
+// observe records the outcome of one request run on l: whoever ran it
+// calls it, from any goroutine. A success resets the count of timeouts in
+// a row; the timeout that reaches the limit reports the connection
+// unresponsive. Other failures are answers of a kind and change nothing.
+func (l *LiveConn) observe(err error) {
+	if l == nil || l.limit <= 0 {
+		return
+	}
+	if err == nil {
+		if l.timeouts.Load() != 0 {
+			l.timeouts.Store(0)
+		}
+		return
+	}
+	if !errors.Is(err, ErrRequestTimeout) {
+		return
+	}
+	if n := l.timeouts.Add(1); n == l.limit {
+		l.unresponsive(int(n), err)
+	}
 }
 
 // Has reports whether the broker listed feature (a wire.Feature* name).
@@ -187,6 +254,7 @@ func (a *connActor) Receive(c actor.Context) {
 		a.self = c.Self()
 		a.gen = genCounter.next()
 		a.quit = make(chan struct{})
+		a.final = make(chan struct{})
 		a.startDial()
 	case *Request:
 		a.onRequest(m)
@@ -198,14 +266,20 @@ func (a *connActor) Receive(c actor.Context) {
 		if m.gen != a.gen || !a.ready {
 			return
 		}
-		if a.live != nil {
-			a.cfg.Link.live.CompareAndSwap(a.live, nil)
-			a.live = nil
+		up := time.Since(a.readyAt)
+		a.lost(m.cause, "rustmq: connection lost", slog.Duration("up", up.Round(time.Millisecond)))
+		if up >= a.cfg.StableAfter && a.cfg.ResetBackoff != nil {
+			a.cfg.ResetBackoff(a.self)
 		}
-		a.cfg.Health.setState(a.cfg.Addr, StateFailed, m.cause)
-		a.cfg.Logger.Warn("rustmq: connection lost", slog.String("broker", a.cfg.Addr), slog.Any("error", m.cause))
 		// Crash on purpose: the supervisor restarts this actor with backoff.
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "connection", Err: m.cause})
+	case *connUnresponsive:
+		if m.gen != a.gen || !a.ready {
+			return
+		}
+		cause := fmt.Errorf("closed after %d requests in a row got no answer in time: %w", m.n, m.err)
+		a.lost(cause, "rustmq: closing an unresponsive connection")
+		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "connection", Err: cause})
 	case *healthTick:
 		a.onHealthTick(m)
 	case *healthResult:
@@ -216,13 +290,39 @@ func (a *connActor) Receive(c actor.Context) {
 			a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) { b.RTT = m.rtt })
 		} else {
 			a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) { b.LastError = m.err })
+			a.cfg.Logger.Warn("rustmq: health check failed", slog.String("broker", a.cfg.Addr), slog.Any("error", m.err))
 		}
+		a.live.observe(m.err)
 		a.armHealth()
 	case *actor.Restarting:
 		a.shutdown(StateFailed)
 	case *actor.Stopping:
+		close(a.final)
 		a.shutdown(StateStopped)
 	}
+}
+
+// dialFailed records a failed dial and logs it: at Warn the first of a
+// series, at Debug the ones after it (a broker that stays away would
+// otherwise write a warning per redial).
+func (a *connActor) dialFailed(err error, msg string) {
+	n := a.cfg.Health.dialFailed(a.cfg.Addr, err)
+	level := slog.LevelWarn
+	if n > 1 {
+		level = slog.LevelDebug
+	}
+	a.cfg.Logger.Log(context.Background(), level, msg, slog.String("broker", a.cfg.Addr), slog.Int("failed_dials", n), slog.Any("error", err))
+}
+
+// lost withdraws the live connection and records its loss; the caller
+// crashes the actor next.
+func (a *connActor) lost(cause error, msg string, attrs ...any) {
+	if a.live != nil {
+		a.cfg.Link.live.CompareAndSwap(a.live, nil)
+		a.live = nil
+	}
+	a.cfg.Health.setState(a.cfg.Addr, StateFailed, cause)
+	a.cfg.Logger.Warn(msg, append([]any{slog.String("broker", a.cfg.Addr), slog.Any("error", cause)}, attrs...)...)
 }
 
 // tell returns a function that sends a message to this incarnation from
@@ -265,8 +365,7 @@ func (a *connActor) onDialDone(m *dialDone) {
 	}
 	a.cancel = nil
 	if m.err != nil {
-		a.cfg.Health.setState(a.cfg.Addr, StateFailed, m.err)
-		a.cfg.Logger.Warn("rustmq: dial failed", slog.String("broker", a.cfg.Addr), slog.Any("error", m.err))
+		a.dialFailed(m.err, "rustmq: dial failed")
 		a.failQueue(m.err)
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: m.err})
 	}
@@ -298,14 +397,21 @@ func (a *connActor) onProbeDone(m *probeDone) {
 		}
 		_ = a.conn.Close()
 		a.conn = nil
-		a.cfg.Health.setState(a.cfg.Addr, StateFailed, err)
-		a.cfg.Logger.Warn("rustmq: first request on a new connection failed", slog.String("broker", a.cfg.Addr), slog.Any("error", err))
+		a.dialFailed(err, "rustmq: first request on a new connection failed")
 		a.failQueue(err)
 		panic(&ConnLostError{Addr: a.cfg.Addr, Op: "dial", Err: err})
 	}
-	a.ready = true
-	a.live = &LiveConn{Conn: a.conn, Principal: a.conn.Principal(), Capabilities: m.caps}
+	a.ready, a.readyAt = true, time.Now()
+	a.live = &LiveConn{Conn: a.conn, Principal: a.conn.Principal(), Capabilities: m.caps, limit: int32(max(a.cfg.MaxTimeouts, 0))}
+	if a.live.limit > 0 {
+		tell, gen := a.tell(), a.gen
+		a.live.unresponsive = func(n int, err error) { tell(&connUnresponsive{gen: gen, n: n, err: err}) }
+	}
 	a.cfg.Link.live.Store(a.live)
+	failed := 0
+	if h, ok := a.cfg.Health.get(a.cfg.Addr); ok {
+		failed = h.DialFailures
+	}
 	a.cfg.Health.setState(a.cfg.Addr, StateConnected, nil)
 	a.cfg.Health.update(a.cfg.Addr, func(b *BrokerHealth) {
 		b.Principal = a.conn.Principal()
@@ -315,9 +421,9 @@ func (a *connActor) onProbeDone(m *probeDone) {
 		b.Upstream = !m.caps.Supported
 	})
 	if n := a.cfg.Health.restarts(a.cfg.Addr); n > 0 {
-		a.cfg.Logger.Info("rustmq: reconnected", slog.String("broker", a.cfg.Addr), slog.Int("restarts", n))
+		a.cfg.Logger.Info("rustmq: reconnected", slog.String("broker", a.cfg.Addr), slog.Int("restarts", n), slog.Int("failed_dials", failed))
 	} else {
-		a.cfg.Logger.Info("rustmq: connected", slog.String("broker", a.cfg.Addr))
+		a.cfg.Logger.Info("rustmq: connected", slog.String("broker", a.cfg.Addr), slog.Int("failed_dials", failed))
 	}
 	gen, tell, conn := a.gen, a.tell(), a.conn
 	go func() {
@@ -353,12 +459,27 @@ func (a *connActor) onRequest(r *Request) {
 // run executes one request in its own goroutine; the outcome goes straight
 // to the requester.
 func (a *connActor) run(r *Request) {
-	conn, sys, addr := a.conn, a.sys, a.cfg.Addr
+	conn, sys, addr, live, final := a.conn, a.sys, a.cfg.Addr, a.live, a.final
+	if r.cancelled() {
+		return
+	}
 	go func() {
 		ctx := context.Background()
 		var cancel context.CancelFunc
 		if !r.Deadline.IsZero() {
 			ctx, cancel = context.WithDeadline(ctx, r.Deadline)
+		}
+		if r.Cancel != nil {
+			var withdraw context.CancelFunc
+			ctx, withdraw = context.WithCancel(ctx)
+			defer withdraw()
+			go func() {
+				select {
+				case <-r.Cancel:
+					withdraw()
+				case <-ctx.Done():
+				}
+			}()
 		}
 		span := r.Span
 		if span != nil {
@@ -376,14 +497,20 @@ func (a *connActor) run(r *Request) {
 			}
 			cancel()
 		}
-		if r.ReplyTo != nil {
+		live.observe(err)
+		select {
+		case <-final:
+			return
+		default:
+		}
+		if r.ReplyTo != nil && !r.cancelled() {
 			sys.Root.Send(r.ReplyTo, &Response{ID: r.ID, Addr: addr, Principal: conn.Principal(), Body: body, Err: err, RTT: rtt})
 		}
 	}()
 }
 
 func (a *connActor) reply(r *Request, body []byte, err error, rtt time.Duration) {
-	if r.ReplyTo != nil {
+	if r.ReplyTo != nil && !r.cancelled() {
 		a.sys.Root.Send(r.ReplyTo, &Response{ID: r.ID, Addr: a.cfg.Addr, Body: body, Err: err, RTT: rtt})
 	}
 }
@@ -416,6 +543,9 @@ func (a *connActor) onHealthTick(m *healthTick) {
 	timeout := a.cfg.ConnectTimeout
 	go func() {
 		rtt, err := healthCheck(conn, timeout)
+		if err != nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: health check after %v: %w", ErrRequestTimeout, rtt.Round(time.Millisecond), err)
+		}
 		tell(&healthResult{gen: gen, rtt: rtt, err: err})
 	}()
 }

@@ -14,6 +14,27 @@
 // sleeping. Replies travel with explicit reply-to PIDs (never
 // RequestFuture, which is heavy and racy in the pinned protoactor version).
 //
+// # Connections and metadata
+//
+// A connection actor counts as connected only once the broker answered a
+// first request; it crashes on purpose when its dial fails or its
+// connection ends (idle timeout, stateless reset, or MaxTimeouts requests
+// in a row without an answer), and its supervisor dials again after a
+// backoff that starts afresh once a stable connection is lost. Dial
+// failures and losses are recorded in the [HealthRegistry].
+//
+// The metadata actor believes an answer only after checking it: partition
+// ids 0..n-1 with n at most MaxPartitions, leaders that are listed brokers
+// with a usable address. A topic that fails the checks keeps the metadata
+// it had, or fails with a [MetadataError] if it had none. A topic the
+// answers do not list is asked about again for UnknownTopicGrace, then
+// fails with [ErrUnknownTopic]; before any connection was ever up, topics
+// fail with an [UnreachableError] once every bootstrap broker has failed
+// UnreachableAfter dials. A failed topic is forgotten (the router forgets
+// it too, and a later record asks afresh), and subscribers that no longer
+// exist are dropped at each refresh. Only the bootstrap brokers and the
+// leaders of partitions someone uses are dialled.
+//
 // # What survives a panic
 //
 // protoactor does not redeliver the message an actor panicked on, and a
@@ -34,6 +55,18 @@
 //   - requests whose receiver panicked on them are answered by the
 //     supervisor with a retriable failure (supervision.Replier), so no
 //     requester waits for an answer that will never come.
+//
+// # Stopping
+//
+// A requester may give a [Request] a Cancel channel that it closes when
+// it stops: the request is withdrawn (a Fetch long poll ends at once) and
+// answers nothing. Connection actors and batchers stop telling anyone
+// anything once they stopped for good, and the connections supervisor
+// spawns nothing once it is stopping. Answers and self-addressed messages
+// that race an actor's stop are marked IgnoreDeadLetterLogging: during a
+// shutdown they are expected, not a fault. The runtime stops the subtrees
+// one after the other (producers and readers, metadata, connections), so
+// that none asks an actor already gone.
 //
 // The batchers are the router's siblings under the producer actor, not its
 // children: restarting an actor stops its children first, and a router

@@ -63,6 +63,11 @@ type BrokerHealth struct {
 	// Upstream says the broker did not answer the probe, as upstream
 	// RustMQ does not: it serves none of this project's extensions.
 	Upstream bool
+	// DialFailures counts the dials in a row that failed (the probe
+	// included) since the broker was last connected.
+	DialFailures int
+	// failedAt is when LastError was recorded.
+	failedAt time.Time
 }
 
 // HealthRegistry collects the health of every connection actor of one
@@ -70,6 +75,7 @@ type BrokerHealth struct {
 type HealthRegistry struct {
 	mu      sync.Mutex
 	brokers map[string]*BrokerHealth
+	reached bool // some connection was up at some point
 }
 
 // NewHealthRegistry returns an empty registry.
@@ -96,8 +102,76 @@ func (h *HealthRegistry) setState(addr string, s ConnState, err error) {
 		}
 		if err != nil || s == StateConnected {
 			b.LastError = err
+			b.failedAt = time.Now()
+		}
+		if s == StateConnected {
+			b.DialFailures = 0
+			h.reached = true
 		}
 	})
+}
+
+// Register lists addr in the registry, as "connecting", before its
+// connection actor has done anything: Health shows every configured broker
+// from the start.
+func (h *HealthRegistry) Register(addr string) { h.update(addr, func(*BrokerHealth) {}) }
+
+// dialFailed records a failed dial of addr and returns how many dials in a
+// row have failed.
+func (h *HealthRegistry) dialFailed(addr string, err error) int {
+	n := 0
+	h.setState(addr, StateFailed, err)
+	h.update(addr, func(b *BrokerHealth) {
+		b.DialFailures++
+		n = b.DialFailures
+	})
+	return n
+}
+
+// Reached reports whether any connection of the runtime was ever up.
+func (h *HealthRegistry) Reached() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.reached
+}
+
+// AnyConnected reports whether some broker is connected now.
+func (h *HealthRegistry) AnyConnected() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, b := range h.brokers {
+		if b.State == StateConnected {
+			return true
+		}
+	}
+	return false
+}
+
+// LastFailure returns the most recent dial or connection failure of any
+// broker that is not connected now, nil if there is none.
+func (h *HealthRegistry) LastFailure() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var last *BrokerHealth
+	for _, b := range h.brokers {
+		if b.State != StateConnected && b.LastError != nil && (last == nil || b.failedAt.After(last.failedAt)) {
+			last = b
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	return last.LastError
+}
+
+// get returns a copy of addr's health, and whether addr is listed.
+func (h *HealthRegistry) get(addr string) (BrokerHealth, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b := h.brokers[addr]; b != nil {
+		return *b, true
+	}
+	return BrokerHealth{}, false
 }
 
 // CountRestart records that the supervisor decided to restart the

@@ -55,6 +55,25 @@ type Request struct {
 	// events; nil when the attempt is not traced or not sampled. It is safe
 	// for concurrent use and ignores events once ended.
 	Span trace.Span
+	// Cancel, when set, withdraws the request once closed: a request still
+	// queued is dropped, one running has its context cancelled (ending a
+	// Fetch long poll at once), and no Response is sent. A requester sets
+	// it to a channel it closes when it stops, so that its requests do not
+	// outlive it. nil: the request runs to its deadline.
+	Cancel <-chan struct{}
+}
+
+// cancelled reports whether the requester withdrew r.
+func (r *Request) cancelled() bool {
+	if r.Cancel == nil {
+		return false
+	}
+	select {
+	case <-r.Cancel:
+		return true
+	default:
+		return false
+	}
 }
 
 // Response is the outcome of a [Request].
@@ -248,6 +267,23 @@ func closeOnce(ch chan struct{}) {
 		close(ch)
 	}
 }
+
+// Answers may reach a requester that stopped in the meantime (a producer
+// closed while its request ran, the runtime shutting down): they are not
+// worth a dead-letter log line, nor are the actors' messages to themselves
+// from goroutines and timers that race their stop.
+func (*Response) IgnoreDeadLetterLogging()   {}
+func (*ConnReady) IgnoreDeadLetterLogging()  {}
+func (*ConnGone) IgnoreDeadLetterLogging()   {}
+func (*TopicInfo) IgnoreDeadLetterLogging()  {}
+func (*LeaderInfo) IgnoreDeadLetterLogging() {}
+
+var (
+	_ actor.IgnoreDeadLetterLogging = (*Response)(nil)
+	_ actor.IgnoreDeadLetterLogging = (*dialDone)(nil)
+	_ actor.IgnoreDeadLetterLogging = (*reqDone)(nil)
+	_ actor.IgnoreDeadLetterLogging = (*metaTimer)(nil)
+)
 
 var (
 	_ supervision.Replier = (*Request)(nil)

@@ -1,11 +1,11 @@
 package actors
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,6 +13,9 @@ import (
 	"github.com/rustmq/rustmq-go/supervision"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
+
+// DefaultMaxPartitions is MetadataConfig.MaxPartitions when 0 is given.
+const DefaultMaxPartitions = 100_000
 
 // MetadataConfig configures the metadata actor.
 type MetadataConfig struct {
@@ -30,6 +33,22 @@ type MetadataConfig struct {
 	RequestTimeout time.Duration
 	// RetryBackoff spaces retries of failed metadata requests.
 	RetryBackoff supervision.Backoff
+	// UnknownTopicGrace is how long a topic the brokers' answers do not
+	// list (and that has no static partition count) is asked about again
+	// before it is declared unknown: its subscribers and waiting leader
+	// requests get ErrUnknownTopic and the actor forgets it. It gives
+	// brokers that create topics on first use the time to do so. <= 0:
+	// the first answer that does not list it decides.
+	UnknownTopicGrace time.Duration
+	// UnreachableAfter: while no connection was ever up, once every
+	// bootstrap broker has failed this many dials in a row, the topics
+	// still unknown are failed with an *UnreachableError. <= 0 disables
+	// it (they wait for their messages' delivery timeouts).
+	UnreachableAfter int
+	// MaxPartitions bounds the partitions of one topic the actor believes;
+	// a topic listed with more is a *MetadataError. Default
+	// DefaultMaxPartitions.
+	MaxPartitions int
 	// ConnSupervisor is the PID of the connections supervisor.
 	ConnSupervisor *actor.PID
 	// Health tells which brokers are connected.
@@ -42,8 +61,17 @@ type topicMeta struct {
 	partitions  int32
 	leaders     []string // broker address per partition, "" when none
 	known       bool
-	err         error
 	subscribers []*actor.PID
+	// unknownSince is when an answer first did not list the topic (zero
+	// while it is known or was not asked about yet).
+	unknownSince time.Time
+	// invalid is the last reason its metadata was not believed.
+	invalid error
+	// gone: the topic was failed with err (unknown, unreachable, invalid
+	// metadata); its waiters are answered with err and the actor forgets
+	// it.
+	gone bool
+	err  error
 }
 
 type leaderWaiter struct {
@@ -55,8 +83,18 @@ type leaderWaiter struct {
 type (
 	metaRefreshTick struct{}
 	metaRetryTick   struct{}
+	metaGraceTick   struct{}
 	metaFetchExpire struct{ id uint64 }
+	// metaTimer is what a timer of the actor delivers: msg, once the
+	// actor has forgotten the timer.
+	metaTimer struct {
+		id  uint64
+		msg any
+	}
 )
+
+// IgnoreDeadLetterLogging: a timer may race the actor's stop.
+func (*metaTimer) IgnoreDeadLetterLogging() {}
 
 // metadataActor answers topic and leader requests from the brokers'
 // metadata. What it owes others (subscribers, waiting leader requests) and
@@ -65,10 +103,14 @@ type (
 // to the incarnation and are started afresh.
 type metadataActor struct {
 	*metaState
-	cfg    MetadataConfig
-	sys    *actor.ActorSystem
-	self   *actor.PID
-	timers []*time.Timer
+	cfg  MetadataConfig
+	sys  *actor.ActorSystem
+	self *actor.PID
+	// timers are the incarnation's pending timers by id; each is
+	// forgotten when it fires and stopped when the incarnation ends.
+	timers  map[uint64]*time.Timer
+	timerID uint64
+	quit    chan struct{}
 }
 
 type metaState struct {
@@ -76,17 +118,20 @@ type metaState struct {
 	conns    map[string]*actor.PID
 	links    map[string]*ConnLink
 	ensuring map[string]bool
-	brokers  map[string]string // broker id -> address
 	topics   map[string]*topicMeta
 	waiters  []leaderWaiter
 
 	fetching     bool
 	fetchID      uint64
+	fetchTimer   uint64 // the expiry timer of the fetch in progress
 	fetchAgain   bool
 	fetchDone    uint64
 	fetchFails   int
 	retryPending bool
+	graceTries   int  // fetches asked for topics in their grace
+	gracePending bool // a grace retry is scheduled
 	wantFetch    bool // a fetch is needed as soon as a connection is ready
+	unreachable  bool // the last fetch failure declared the brokers unreachable
 	rr           int
 }
 
@@ -98,11 +143,13 @@ func NewMetadataProps(cfg MetadataConfig, opts ...actor.PropsOption) *actor.Prop
 	if cfg.Health == nil {
 		cfg.Health = NewHealthRegistry()
 	}
+	if cfg.MaxPartitions <= 0 {
+		cfg.MaxPartitions = DefaultMaxPartitions
+	}
 	st := &metaState{
 		conns:    make(map[string]*actor.PID),
 		links:    make(map[string]*ConnLink),
 		ensuring: make(map[string]bool),
-		brokers:  make(map[string]string),
 		topics:   make(map[string]*topicMeta),
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
@@ -111,9 +158,18 @@ func NewMetadataProps(cfg MetadataConfig, opts ...actor.PropsOption) *actor.Prop
 }
 
 func (a *metadataActor) Receive(c actor.Context) {
-	switch m := c.Message().(type) {
+	msg := c.Message()
+	if t, ok := msg.(*metaTimer); ok {
+		if _, live := a.timers[t.id]; !live {
+			return // stopped, or from an earlier incarnation
+		}
+		delete(a.timers, t.id)
+		msg = t.msg
+	}
+	switch m := msg.(type) {
 	case *actor.Started:
 		a.sys, a.self = c.ActorSystem(), c.Self()
+		a.timers, a.quit = make(map[uint64]*time.Timer), make(chan struct{})
 		if a.started {
 			a.recover()
 		}
@@ -166,6 +222,7 @@ func (a *metadataActor) Receive(c actor.Context) {
 			a.onFetchResponse(&Response{ID: m.id, Err: fmt.Errorf("%w: metadata", ErrRequestTimeout)})
 		}
 	case *metaRefreshTick:
+		a.pruneSubscribers()
 		if len(a.topics) > 0 {
 			a.requestFetch()
 		}
@@ -173,11 +230,15 @@ func (a *metadataActor) Receive(c actor.Context) {
 	case *metaRetryTick:
 		a.retryPending = false
 		a.requestFetch()
+	case *metaGraceTick:
+		a.gracePending = false
+		a.requestFetch()
 	case *actor.Stopping, *actor.Restarting:
+		close(a.quit)
 		for _, t := range a.timers {
 			t.Stop()
 		}
-		a.timers = nil
+		clear(a.timers)
 	}
 }
 
@@ -186,7 +247,7 @@ func (a *metadataActor) Receive(c actor.Context) {
 // its id being stale), and requests for connections still unanswered may
 // never be answered.
 func (a *metadataActor) recover() {
-	a.fetching, a.fetchAgain, a.retryPending = false, false, false
+	a.fetching, a.fetchAgain, a.retryPending, a.gracePending = false, false, false, false
 	a.fetchID++
 	clear(a.ensuring)
 	a.wantFetch = true
@@ -210,6 +271,29 @@ func (a *metadataActor) addSubscriber(t *topicMeta, pid *actor.PID) {
 	t.subscribers = append(t.subscribers, pid)
 }
 
+// pruneSubscribers forgets subscribers that no longer exist (closed
+// producers and readers) and the topics nobody asks about any more, so
+// that they leave the Metadata requests.
+func (a *metadataActor) pruneSubscribers() {
+	waited := make(map[string]bool, len(a.waiters))
+	for _, w := range a.waiters {
+		waited[w.req.Topic] = true
+	}
+	for name, t := range a.topics {
+		keep := t.subscribers[:0]
+		for _, s := range t.subscribers {
+			if _, alive := a.sys.ProcessRegistry.Get(s); alive {
+				keep = append(keep, s)
+			}
+		}
+		clear(t.subscribers[len(keep):])
+		t.subscribers = keep
+		if len(keep) == 0 && !waited[name] {
+			delete(a.topics, name)
+		}
+	}
+}
+
 func (a *metadataActor) ensure(addr string) {
 	if a.conns[addr] != nil || a.ensuring[addr] {
 		return
@@ -218,12 +302,28 @@ func (a *metadataActor) ensure(addr string) {
 	a.sys.Root.Send(a.cfg.ConnSupervisor, &EnsureConn{Addr: addr, ReplyTo: a.self})
 }
 
-func (a *metadataActor) after(d time.Duration, msg any) {
-	sys, self := a.sys, a.self
-	a.timers = append(a.timers, time.AfterFunc(d, func() { sys.Root.Send(self, msg) }))
-	if len(a.timers) > 64 {
-		// Drop the references of timers that surely fired already.
-		a.timers = append(a.timers[:0], a.timers[len(a.timers)-16:]...)
+// after delivers msg to the actor after d, unless the incarnation ends
+// first; it returns the timer's id for cancel.
+func (a *metadataActor) after(d time.Duration, msg any) uint64 {
+	a.timerID++
+	id := a.timerID
+	sys, self, quit := a.sys, a.self, a.quit
+	tm := &metaTimer{id: id, msg: msg}
+	a.timers[id] = time.AfterFunc(d, func() {
+		select {
+		case <-quit:
+		default:
+			sys.Root.Send(self, tm)
+		}
+	})
+	return id
+}
+
+// cancel stops the timer id if it has not fired.
+func (a *metadataActor) cancel(id uint64) {
+	if t := a.timers[id]; t != nil {
+		t.Stop()
+		delete(a.timers, id)
 	}
 }
 
@@ -244,8 +344,8 @@ func (a *metadataActor) requestFetch() uint64 {
 	return a.fetchDone + 1
 }
 
-// connected returns the ready connection actors' addresses, the connected
-// ones first, each group sorted.
+// readyAddrs returns the addresses with a connection actor, the connected
+// ones only if there are any, each group sorted.
 func (a *metadataActor) readyAddrs() []string {
 	var up, other []string
 	for addr := range a.conns {
@@ -263,24 +363,37 @@ func (a *metadataActor) readyAddrs() []string {
 	return other
 }
 
+// ensureKnown asks for the connection actors of the bootstrap brokers and
+// of the leaders of the partitions in use; never of every broker an answer
+// listed, which a broker may make thousands.
+func (a *metadataActor) ensureKnown() {
+	for _, addr := range a.cfg.Bootstrap {
+		a.ensure(addr)
+	}
+	for _, t := range a.topics {
+		for _, addr := range t.leaders {
+			if addr != "" {
+				a.ensure(addr)
+			}
+		}
+	}
+}
+
 func (a *metadataActor) fetch() {
 	addrs := a.readyAddrs()
 	if len(addrs) == 0 {
 		a.wantFetch = true
-		for _, addr := range a.cfg.Bootstrap {
-			a.ensure(addr)
-		}
-		for _, addr := range a.brokers {
-			a.ensure(addr)
-		}
+		a.ensureKnown()
 		return
 	}
 	a.wantFetch = false
 	// Try a different broker after each failure.
 	addr := addrs[(a.rr+a.fetchFails)%len(addrs)]
 	names := make([]string, 0, len(a.topics))
-	for name := range a.topics {
-		names = append(names, name)
+	for name, t := range a.topics {
+		if !t.gone {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	req := wire.MetadataRequest{Topics: names}
@@ -293,12 +406,13 @@ func (a *metadataActor) fetch() {
 		ReplyTo:  a.self,
 		ID:       a.fetchID,
 	})
-	a.after(a.cfg.RequestTimeout+time.Second, &metaFetchExpire{id: a.fetchID})
+	a.fetchTimer = a.after(a.cfg.RequestTimeout+time.Second, &metaFetchExpire{id: a.fetchID})
 }
 
 func (a *metadataActor) onFetchResponse(m *Response) {
 	a.fetching = false
 	a.fetchDone++
+	a.cancel(a.fetchTimer)
 	var resp wire.MetadataResponse
 	err := m.Err
 	if err == nil {
@@ -306,20 +420,30 @@ func (a *metadataActor) onFetchResponse(m *Response) {
 	}
 	if err != nil {
 		a.fetchFails++
-		a.cfg.Logger.Warn("rustmq: metadata request failed", slog.String("broker", m.Addr), slog.Any("error", err))
+		level := slog.LevelWarn
+		if a.fetchFails > 1 {
+			level = slog.LevelDebug // the first failure of a series says it
+		}
+		a.cfg.Logger.Log(context.Background(), level, "rustmq: metadata request failed",
+			slog.String("broker", m.Addr), slog.Int("failures", a.fetchFails), slog.Any("error", err))
 		a.scheduleRetry()
-		if !retriable(err) {
-			a.reportPermanent(err)
+		switch {
+		case !retriable(err):
+			a.failUnknown(err)
+		case errors.Is(err, ErrNotConnected):
+			a.checkUnreachable()
 		}
 	} else {
 		a.fetchFails = 0
-		a.apply(&resp)
+		a.unreachable = false
+		a.apply(m.Addr, &resp)
 	}
 	if a.fetchAgain {
 		a.fetchAgain = false
 		a.fetch()
 	}
 	a.answerLeaders()
+	a.purge()
 }
 
 func (a *metadataActor) scheduleRetry() {
@@ -330,59 +454,61 @@ func (a *metadataActor) scheduleRetry() {
 	a.after(a.cfg.RetryBackoff.Delay(a.fetchFails, nil), &metaRetryTick{})
 }
 
-func (a *metadataActor) apply(resp *wire.MetadataResponse) {
-	for _, b := range resp.Brokers {
-		addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.PortQUIC)))
-		a.brokers[b.ID] = addr
-		a.ensure(addr)
+// checkUnreachable applies the fail-fast policy for a runtime that never
+// reached a broker: once every bootstrap broker has failed
+// UnreachableAfter dials in a row, the topics still unknown fail with an
+// *UnreachableError listing each broker's last failure. A runtime that
+// was connected once rides an outage out instead: its messages wait until
+// their delivery timeouts.
+func (a *metadataActor) checkUnreachable() {
+	n := a.cfg.UnreachableAfter
+	if n <= 0 || a.cfg.Health.Reached() {
+		return
 	}
-	listed := make(map[string]*wire.TopicMetadata, len(resp.TopicsMetadata))
-	for i := range resp.TopicsMetadata {
-		listed[resp.TopicsMetadata[i].Name] = &resp.TopicsMetadata[i]
+	ue := &UnreachableError{}
+	for _, addr := range a.cfg.Bootstrap {
+		h, ok := a.cfg.Health.get(addr)
+		if !ok || h.DialFailures < n {
+			return
+		}
+		ue.Brokers = append(ue.Brokers, BrokerFailure{Addr: addr, Dials: h.DialFailures, Err: h.LastError})
 	}
-	unknown := false
+	level := slog.LevelDebug
+	if !a.unreachable {
+		level = slog.LevelWarn
+		a.unreachable = true
+	}
+	a.cfg.Logger.Log(context.Background(), level, "rustmq: no bootstrap broker reachable; failing the messages waiting for metadata", slog.Any("error", ue))
+	a.failUnknown(ue)
+}
+
+// failUnknown fails every topic still unknown with err, which waiting
+// cannot fix (refused credentials, TLS verification, no broker reachable).
+func (a *metadataActor) failUnknown(err error) {
 	for name, t := range a.topics {
-		oldN, oldKnown := t.partitions, t.known
-		tm := listed[name]
-		switch {
-		case tm != nil && len(tm.Partitions) > 0:
-			n := int32(0)
-			for _, p := range tm.Partitions {
-				if int32(p.PartitionID)+1 > n {
-					n = int32(p.PartitionID) + 1
-				}
-			}
-			leaders := make([]string, n)
-			for _, p := range tm.Partitions {
-				if p.Leader != nil {
-					leaders[p.PartitionID] = a.brokers[*p.Leader]
-				}
-			}
-			if t.known {
-				for i := range leaders {
-					if i < len(t.leaders) && t.leaders[i] != leaders[i] {
-						a.cfg.Logger.Info("rustmq: partition leader changed", slog.String("topic", name), slog.Int("partition", i), slog.String("from", t.leaders[i]), slog.String("to", leaders[i]))
-					}
-				}
-			}
-			t.partitions, t.leaders, t.known, t.err = n, leaders, true, nil
-		case a.cfg.StaticPartitions[name] > 0:
-			t.partitions, t.leaders, t.known, t.err = int32(a.cfg.StaticPartitions[name]), nil, true, nil
-		default:
-			if !t.known {
-				t.err = fmt.Errorf("%w: %q", ErrUnknownTopic, name)
-				unknown = true
-			}
-		}
-		if t.known && (t.partitions != oldN || !oldKnown) {
-			for _, s := range t.subscribers {
-				a.sys.Root.Send(s, &TopicInfo{Topic: name, Partitions: t.partitions})
-			}
+		if !t.known {
+			a.fail(name, t, err)
 		}
 	}
-	if unknown {
-		a.fetchFails++
-		a.scheduleRetry()
+}
+
+// fail tells t's subscribers that it failed with err and marks it gone:
+// its waiting leader requests are answered with err, then it is
+// forgotten (purge); a later request for it starts afresh.
+func (a *metadataActor) fail(name string, t *topicMeta, err error) {
+	for _, s := range t.subscribers {
+		a.sys.Root.Send(s, &TopicInfo{Topic: name, Err: err})
+	}
+	t.subscribers = nil
+	t.gone, t.err = true, err
+}
+
+// purge forgets the topics that failed, once their waiters are answered.
+func (a *metadataActor) purge() {
+	for name, t := range a.topics {
+		if t.gone {
+			delete(a.topics, name)
+		}
 	}
 }
 
@@ -399,16 +525,13 @@ func (a *metadataActor) answerLeaders() {
 }
 
 func (a *metadataActor) answer(w leaderWaiter) bool {
-	if a.fetchDone < w.needFetch {
-		return false
-	}
 	r := w.req
 	t := a.topics[r.Topic]
-	if t == nil || !t.known {
-		if t != nil && t.err != nil && a.fetchDone >= w.needFetch && w.needFetch > 0 {
-			a.sys.Root.Send(r.ReplyTo, &LeaderInfo{Topic: r.Topic, Partition: r.Partition, Err: t.err})
-			return true
-		}
+	if t != nil && t.gone {
+		a.sys.Root.Send(r.ReplyTo, &LeaderInfo{Topic: r.Topic, Partition: r.Partition, Err: t.err})
+		return true
+	}
+	if a.fetchDone < w.needFetch || t == nil || !t.known {
 		return false
 	}
 	if r.Partition < 0 || r.Partition >= t.partitions {
@@ -437,28 +560,4 @@ func (a *metadataActor) answer(w leaderWaiter) bool {
 	a.rr++
 	a.sys.Root.Send(r.ReplyTo, &LeaderInfo{Topic: r.Topic, Partition: r.Partition, Conn: a.conns[addr], Addr: addr, Link: a.links[addr]})
 	return true
-}
-
-// reportPermanent tells the subscribers of every topic still unknown, and
-// the waiting leader requests, about a failure that waiting cannot fix
-// (refused credentials, TLS verification), so their records fail now.
-func (a *metadataActor) reportPermanent(err error) {
-	for name, t := range a.topics {
-		if t.known {
-			continue
-		}
-		for _, s := range t.subscribers {
-			a.sys.Root.Send(s, &TopicInfo{Topic: name, Err: err})
-		}
-	}
-	keep := a.waiters[:0]
-	for _, w := range a.waiters {
-		if t := a.topics[w.req.Topic]; t == nil || !t.known {
-			a.sys.Root.Send(w.req.ReplyTo, &LeaderInfo{Topic: w.req.Topic, Partition: w.req.Partition, Err: err})
-			continue
-		}
-		keep = append(keep, w)
-	}
-	clear(a.waiters[len(keep):])
-	a.waiters = keep
 }

@@ -89,6 +89,11 @@ func NewConnSupervisorProps(strategy actor.SupervisorStrategy, newConfig func(ad
 func (a *connSupervisor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *EnsureConn:
+		if a.stopping {
+			// The runtime is closing: no new connection. The asker is
+			// stopping as well and needs no answer.
+			return
+		}
 		link := a.links[m.Addr]
 		if link == nil {
 			link = &ConnLink{Addr: m.Addr}

@@ -345,6 +345,7 @@ func (a *partitionReader) fetch(offset int64, maxBytes int32, wait time.Duration
 		Deadline: a.sentAt.Add(deadline),
 		ReplyTo:  a.self,
 		ID:       id,
+		Cancel:   a.quit, // closed when this incarnation ends: Close ends the long poll
 	})
 	a.after(deadline+time.Second, &readExpire{gen: a.gen, id: id})
 }

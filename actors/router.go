@@ -28,6 +28,10 @@ type RouterConfig struct {
 	// router still holds when it stops fail with ErrClosed rather than
 	// ErrActorFailed.
 	Closing *atomic.Bool
+	// Health, when set, names the last connection failure in the error of
+	// a message whose delivery timeout passed while no broker was
+	// connected.
+	Health *HealthRegistry
 	// Logger receives the router's rare complaints; nil discards.
 	Logger *slog.Logger
 	// Options are added to the router's props.
@@ -37,7 +41,6 @@ type RouterConfig struct {
 type routeTopic struct {
 	name        string
 	partitions  int32
-	err         error
 	parts       []*partition
 	waiting     []*Record
 	sticky      *StickyPartitioner
@@ -89,6 +92,11 @@ type (
 		err  error
 	}
 )
+
+// The router's messages to itself may race its stop (see Response).
+func (*routerSweep) IgnoreDeadLetterLogging()    {}
+func (*topicRetry) IgnoreDeadLetterLogging()     {}
+func (*batcherSpawned) IgnoreDeadLetterLogging() {}
 
 // FailedInActor answers the spawn request with the failure.
 func (m *spawnBatcher) FailedInActor(sys *actor.ActorSystem, reason any) {
@@ -482,19 +490,27 @@ func (a *router) onTopicInfo(c actor.Context, m *TopicInfo) {
 		return
 	}
 	if m.Err != nil || m.Partitions <= 0 {
-		t.err = m.Err
 		switch {
 		case m.Err == nil:
-		case !retriable(m.Err):
-			// Waiting cannot help (credentials refused, TLS failure).
-			a.failWaiting(t, func(*Record) error { return m.Err })
-		case t.partitions == 0 && isActorFailure(m.Err):
+		case isActorFailure(m.Err):
 			// The metadata actor lost the request: ask again.
-			a.after(sweepInterval, &topicRetry{topic: m.Topic})
+			if t.partitions == 0 {
+				a.after(sweepInterval, &topicRetry{topic: m.Topic})
+			}
+		case t.partitions == 0:
+			// The metadata actor gave up on the topic (unknown, no broker
+			// reachable, metadata not believed, credentials refused): the
+			// waiting records fail with its reason, and the next record
+			// for the topic asks again.
+			a.failWaiting(t, func(*Record) error { return m.Err })
+			delete(a.st.topics, m.Topic)
+			if a.lastTopic == t {
+				a.lastName, a.lastTopic = "", nil
+			}
 		}
 		return
 	}
-	t.partitions, t.err = m.Partitions, nil
+	t.partitions = m.Partitions
 	// Routed like a drain, so that a panic on the way loses none of them.
 	st := a.st
 	st.cur, st.next, st.routing = t.waiting, 0, true
@@ -557,8 +573,10 @@ func (a *router) sweep() {
 				return err
 			}
 			if r.expired(now) {
-				if t.err != nil {
-					return fmt.Errorf("%w: %w", ErrDeliveryTimeout, t.err)
+				if h := a.cfg.Health; h != nil && !h.AnyConnected() {
+					if last := h.LastFailure(); last != nil {
+						return fmt.Errorf("%w: no metadata for topic %q: no broker connected; the last failure: %w", ErrDeliveryTimeout, t.name, last)
+					}
 				}
 				return fmt.Errorf("%w: no metadata for topic %q", ErrDeliveryTimeout, t.name)
 			}

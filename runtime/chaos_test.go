@@ -86,6 +86,12 @@ func TestChaos(t *testing.T) {
 	})
 	p := newProducer(t, rt, topic, rmq.ProducerConfig{Acks: rmq.AcksAll, Linger: time.Millisecond, BatchSize: 500})
 	ctx := ctxTimeout(t, 150*time.Second)
+	// Connected once before the chaos starts: a runtime that never reached
+	// a broker fails its messages fast (Config.UnreachableDials) instead
+	// of riding the outage out.
+	if err := rt.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	type outcome struct {
 		res *rmq.Result

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rustmq/rustmq-go/actors"
 	"github.com/rustmq/rustmq-go/supervision"
 	"github.com/rustmq/rustmq-go/transport"
 	"github.com/rustmq/rustmq-go/transport/compress"
@@ -37,6 +39,15 @@ const (
 	DefaultDeliveryTimeout    = 2 * time.Minute
 	DefaultActorRestartMin    = 10 * time.Millisecond
 	DefaultActorRestartMax    = time.Second
+	DefaultKeepAlive          = transport.DefaultKeepAlivePeriod
+	DefaultIdleTimeout        = transport.DefaultIdleTimeout
+	DefaultMaxResponseBytes   = transport.DefaultMaxResponseBytes
+	DefaultReconnectMin       = 50 * time.Millisecond
+	DefaultReconnectMax       = time.Second
+	DefaultMaxTimeouts        = 3
+	DefaultUnknownTopicGrace  = time.Second
+	DefaultUnreachableDials   = 3
+	DefaultMaxPartitions      = actors.DefaultMaxPartitions
 	// MaxInFlightIdempotent is the most batches per partition that may be
 	// outstanding with idempotence: the development broker remembers the
 	// last 5 batches of each producer id to recognise duplicates.
@@ -91,12 +102,70 @@ type Config struct {
 	RetryBackoff supervision.Backoff
 	// Supervision is the restart strategy of the connection actors: a
 	// connection actor crashes when its connection is lost or its dial
-	// fails and is restarted after a capped exponential backoff within a
-	// restart budget. Default: supervision's defaults (one-for-one, 100ms
-	// doubling to 10s, 10 restarts a minute, then stop); a stopped
-	// connection actor is started again the next time a partition needs
-	// its broker. Supervision.Logger defaults to Logger.
+	// fails and is restarted (it dials again) after a capped exponential
+	// backoff. The backoff starts afresh when a connection that was up for
+	// a second or more is lost, so the first redial after an incident
+	// comes within Backoff.Initial, and while a broker stays unreachable
+	// the dials are at most Backoff.Max apart. Zero fields take the
+	// runtime's defaults, which differ from package supervision's: Backoff
+	// 50ms doubling up to 1s with full jitter, and MaxRestarts unlimited
+	// (a positive MaxRestarts gives up on a broker after that many
+	// restarts within Window; a stopped connection actor is started again
+	// the next time a partition needs its broker). Supervision.Logger
+	// defaults to Logger.
 	Supervision supervision.Config
+	// KeepAlive is how long after the last packet from a broker a
+	// connection sends a keep-alive PING (at most half of IdleTimeout is
+	// used). It lets an idle connection notice a dead broker. Negative
+	// disables keep-alives: an idle connection then ends after
+	// IdleTimeout. Default 500ms.
+	KeepAlive time.Duration
+	// IdleTimeout ends a connection that heard nothing from the broker for
+	// this long while it waits for an answer (a request or a keep-alive);
+	// the smaller of the client's and the broker's applies. With the
+	// defaults a dead broker is noticed within about 2s on loopback; QUIC
+	// never gives up sooner than about three round trips, so slow paths
+	// stretch it by themselves. Default 1.5s.
+	IdleTimeout time.Duration
+	// MaxResponseBytes is the largest answer accepted for Metadata and
+	// Fetch requests; a larger one fails the request with
+	// transport.ErrResponseTooLarge as soon as the excess arrives, and
+	// what is buffered grows with what arrives, never by what the broker
+	// claims. Produce answers are capped at 64 KiB whatever this says.
+	// Default 64 MiB.
+	MaxResponseBytes int64
+	// UnknownTopicGrace is how long a topic that the brokers' metadata does
+	// not list (and that has no StaticPartitions count) is asked about
+	// again before its messages fail with ErrUnknownTopic, wrapped with
+	// the topic's name. It gives brokers that create topics on first use
+	// time to do so; Metadata is asked again several times within it.
+	// Negative: the first answer decides. Default 1s.
+	UnknownTopicGrace time.Duration
+	// UnreachableDials is the fail-fast policy for brokers that cannot be
+	// reached. While the runtime has never been connected to any broker,
+	// once every bootstrap broker has failed this many dials in a row, the
+	// messages waiting for metadata fail with an *UnreachableError
+	// (errors.Is ErrUnreachable, and each broker's last dial failure:
+	// connection refused, no such host, a TLS verification failure), and
+	// so do later ones while that lasts. Once the runtime has been
+	// connected, an outage is ridden out: messages wait until their
+	// DeliveryTimeout, whose error then wraps the last failure. Negative:
+	// always wait for the DeliveryTimeout. Default 3.
+	UnreachableDials int
+	// MaxPartitions bounds the partitions of one topic the runtime
+	// believes a broker's metadata about; a topic listed with more (or
+	// with partition ids that are not 0..n-1, or with leaders that are not
+	// listed brokers with a usable address) is a *MetadataError for that
+	// topic: metadata believed before stays in force, and messages for a
+	// topic with none fail with it. Default 100,000.
+	MaxPartitions int
+	// MaxConsecutiveTimeouts closes a broker connection after this many
+	// requests on it in a row, health checks included, got no answer
+	// within their timeout, and dials again: a broker that still
+	// acknowledges QUIC packets (so keep-alives do not notice) but answers
+	// nothing is treated as gone. Any answer resets the count. Negative
+	// disables it. Default 3.
+	MaxConsecutiveTimeouts int
 	// HealthInterval is the period of each connection's health check (a
 	// Metadata request whose duration is reported as RTT). Negative
 	// disables it. Default 10s.
@@ -279,6 +348,26 @@ type ProducerConfig struct {
 	Supervision supervision.Config
 }
 
+// checkAddr says what is wrong with a broker address, "" if nothing: it
+// must be host:port with a non-empty host and a port in 1-65535.
+func checkAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "must be host:port (" + err.Error() + ")"
+	}
+	if host == "" {
+		return "the host is empty"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("port %q is not a number in 1-65535", port)
+	}
+	return ""
+}
+
+// minResponseBytes is the smallest MaxResponseBytes accepted.
+const minResponseBytes = 64 << 10
+
 func configErr(field string, value any, reason string) error {
 	return &ConfigError{Field: field, Value: value, Reason: reason}
 }
@@ -289,8 +378,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, configErr("Brokers", cfg.Brokers, "at least one broker address is required")
 	}
 	for i, b := range cfg.Brokers {
-		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			return cfg, configErr(fmt.Sprintf("Brokers[%d]", i), b, "must be host:port")
+		if reason := checkAddr(b); reason != "" {
+			return cfg, configErr(fmt.Sprintf("Brokers[%d]", i), b, reason)
 		}
 	}
 	if cfg.ClientID == "" {
@@ -323,6 +412,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Supervision.Logger == nil {
 		cfg.Supervision.Logger = cfg.Logger
 	}
+	if cfg.Supervision.Backoff == (supervision.Backoff{}) {
+		cfg.Supervision.Backoff = supervision.Backoff{Initial: DefaultReconnectMin, Max: DefaultReconnectMax, Jitter: true}
+	}
+	if cfg.Supervision.MaxRestarts == 0 {
+		cfg.Supervision.MaxRestarts = -1
+	}
 	if err := cfg.Supervision.Validate(); err != nil {
 		return cfg, &ConfigError{Field: "Supervision", Value: cfg.Supervision.Kind, Reason: err.Error(), Err: err}
 	}
@@ -336,6 +431,38 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = transport.DefaultMaxRequestBytes
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	switch {
+	case cfg.IdleTimeout < 0:
+		return cfg, configErr("IdleTimeout", cfg.IdleTimeout, "must not be negative")
+	case cfg.IdleTimeout == 0:
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	switch {
+	case cfg.MaxResponseBytes < 0:
+		return cfg, configErr("MaxResponseBytes", cfg.MaxResponseBytes, "must not be negative")
+	case cfg.MaxResponseBytes == 0:
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	case cfg.MaxResponseBytes < minResponseBytes:
+		return cfg, configErr("MaxResponseBytes", cfg.MaxResponseBytes, fmt.Sprintf("must be at least %d: a Metadata answer must fit", minResponseBytes))
+	}
+	if cfg.MaxConsecutiveTimeouts == 0 {
+		cfg.MaxConsecutiveTimeouts = DefaultMaxTimeouts
+	}
+	if cfg.UnknownTopicGrace == 0 {
+		cfg.UnknownTopicGrace = DefaultUnknownTopicGrace
+	}
+	if cfg.UnreachableDials == 0 {
+		cfg.UnreachableDials = DefaultUnreachableDials
+	}
+	switch {
+	case cfg.MaxPartitions < 0:
+		return cfg, configErr("MaxPartitions", cfg.MaxPartitions, "must not be negative")
+	case cfg.MaxPartitions == 0:
+		cfg.MaxPartitions = DefaultMaxPartitions
 	}
 	if cfg.TLS.ALPN < transport.ALPNAuto || cfg.TLS.ALPN > transport.ALPNNone {
 		return cfg, configErr("TLS.ALPN", cfg.TLS.ALPN, "unknown ALPN mode")

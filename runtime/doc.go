@@ -68,6 +68,29 @@
 // broker's or transport's error; errors.Is matches the wire package's
 // error-code values (wire.ErrNotLeader, ...) through them.
 //
+// Setup mistakes are answered in about a second, not at the delivery
+// timeout: a topic the brokers do not list fails its messages with
+// ErrUnknownTopic once Config.UnknownTopicGrace has passed; a runtime that
+// never reached a broker fails them with an *UnreachableError (the dial
+// failures: connection refused, no such host, a TLS failure) once every
+// bootstrap broker has failed Config.UnreachableDials dials; broker
+// metadata that cannot be believed is a *MetadataError for its topic.
+// Once the runtime has been connected, an outage is ridden out until the
+// delivery timeout, whose error wraps the last failure. [Runtime.Ping]
+// says whether the bootstrap brokers answer, with the same errors, and
+// [Runtime.Health] shows every broker's state from the start.
+//
+// # Connections
+//
+// QUIC keep-alives (Config.KeepAlive) and the idle timeout
+// (Config.IdleTimeout) notice a dead broker within about 2 s; a broker
+// restarted with the same stateless reset key ends the old connections at
+// once; a connection whose requests time out Config.MaxConsecutiveTimeouts
+// times in a row is replaced. A lost connection is dialled again within
+// 50 ms, and while the broker stays away at most a second apart
+// (Config.Supervision), so the first acknowledgement after a broker comes
+// back follows within about a second.
+//
 // # Tracing
 //
 // With Config.TracerProvider set, each message gets a "create <topic>" span

@@ -30,16 +30,26 @@ var (
 	ErrInvalidPayload = errors.New("rustmq: invalid payload")
 	// ErrInvalidPartition: an explicit partition the topic does not have.
 	ErrInvalidPartition = actors.ErrInvalidPartition
-	// ErrUnknownTopic: no broker knows the topic and it has no static
-	// partition count (reported inside ErrDeliveryTimeout).
+	// ErrUnknownTopic: the brokers' metadata does not list the topic, it
+	// has no static partition count, and Config.UnknownTopicGrace has
+	// passed. The error names the topic.
 	ErrUnknownTopic = actors.ErrUnknownTopic
+	// ErrUnreachable is matched by every *UnreachableError: no bootstrap
+	// broker could be reached (see Config.UnreachableDials).
+	ErrUnreachable = actors.ErrUnreachable
+	// ErrInvalidMetadata is matched by every *MetadataError.
+	ErrInvalidMetadata = actors.ErrInvalidMetadata
 	// ErrActorFailed: an actor of the producer panicked while it held the
 	// message and could not hand it on (the message it was routing, or a
 	// batcher its supervisor gave up on), or the producer's router was
 	// stopped after repeated failures.
 	ErrActorFailed = actors.ErrActorFailed
-	// ErrInvalidMessage: a message breaks a rule of the wire format (an
-	// empty header key, a timestamp before 1970).
+	// ErrInvalidMessage: a message breaks a rule of the wire format: a
+	// topic name that is not UTF-8 or longer than wire.MaxTopicNameBytes
+	// (wrapping a *wire.NameError matching wire.ErrInvalidTopic), a header
+	// key that is empty or not UTF-8 (wire.ErrInvalidHeaderKey), a
+	// timestamp before 1970. Such a message is refused at Send and never
+	// reaches a request, where the broker would refuse the whole request.
 	ErrInvalidMessage = errors.New("rustmq: invalid message")
 )
 
@@ -115,6 +125,20 @@ func (e *AuthorizationError) Error() string {
 
 // Unwrap returns the broker's answer.
 func (e *AuthorizationError) Unwrap() error { return e.Err }
+
+// UnreachableError fails messages when no bootstrap broker could be
+// reached before the runtime ever connected (see Config.UnreachableDials),
+// and is what Ping returns then. It lists each broker's last dial failure;
+// errors.Is matches ErrUnreachable and each failure (for instance
+// syscall.ECONNREFUSED, or a *net.DNSError via errors.As).
+type UnreachableError = actors.UnreachableError
+
+// BrokerFailure is one broker's entry in an *UnreachableError.
+type BrokerFailure = actors.BrokerFailure
+
+// MetadataError says a broker's metadata about a topic was not believed
+// (see Config.MaxPartitions); errors.Is matches ErrInvalidMetadata.
+type MetadataError = actors.MetadataError
 
 // ProduceError is the failure of a produce request as it reaches a message:
 // the broker or transport error with topic, partition and broker address.

@@ -15,7 +15,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		removeBrokerBinary()
+		os.Exit(code)
+	}))
 }
 
 // startBroker starts a development broker and returns it with the path of

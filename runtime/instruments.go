@@ -196,7 +196,14 @@ func logSupervision(log *slog.Logger, addr string, ev supervision.Event) {
 	case ev.GaveUp:
 		log.Error("rustmq: connection actor failed too often, supervisor gave up", append(attrs, slog.Int("failures", ev.Restarts), slog.String("directive", ev.Directive.String()))...)
 	case ev.Directive == actor.RestartDirective:
-		log.Warn("rustmq: restarting connection actor after backoff", append(attrs, slog.Int("attempt", ev.Restarts), slog.Duration("delay", ev.Delay))...)
+		// A lost connection or a failed dial is a crash on purpose, logged
+		// by the connection actor itself: the restart that redials is
+		// routine.
+		level := slog.LevelWarn
+		if _, ok := ev.Reason.(*actors.ConnLostError); ok {
+			level = slog.LevelDebug
+		}
+		log.Log(context.Background(), level, "rustmq: restarting connection actor after backoff", append(attrs, slog.Int("attempt", ev.Restarts), slog.Duration("delay", ev.Delay))...)
 	case ev.Directive == actor.StopDirective:
 		log.Error("rustmq: stopping connection actor", attrs...)
 	default:

@@ -122,6 +122,7 @@ func (p *Producer) actorProps(ready chan<- *actor.PID) *actor.Props {
 			Metadata: p.rt.metadata,
 			Source:   source{p},
 			Closing:  &p.closing,
+			Health:   p.rt.health,
 			Logger:   p.rt.log,
 			Options:  opts,
 			Batcher: actors.BatcherConfig{
@@ -163,9 +164,17 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 	if topic == "" {
 		return nil, ErrEmptyTopic
 	}
+	if m.Topic != "" && m.Topic != p.topic {
+		// The producer's own topic was checked by CreateProducer. A bad
+		// name must never reach a Metadata request: the broker would
+		// refuse the whole request, every other topic's included.
+		if err := wire.ValidateTopic(m.Topic); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+		}
+	}
 	for i := range m.Headers {
-		if m.Headers[i].Key == "" {
-			return nil, fmt.Errorf("%w: empty header key", ErrInvalidMessage)
+		if err := wire.ValidateHeaderKey(m.Headers[i].Key); err != nil {
+			return nil, fmt.Errorf("%w: header %d: %w", ErrInvalidMessage, i, err)
 		}
 	}
 	if m.ExplicitPartition && m.Partition < 0 {

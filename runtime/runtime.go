@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/rustmq/rustmq-go/actors"
 	"github.com/rustmq/rustmq-go/supervision"
 	"github.com/rustmq/rustmq-go/transport"
+	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
 // Runtime is the producer runtime: an actor system holding one connection
@@ -80,6 +83,9 @@ type BrokerHealth struct {
 	// Upstream says the broker did not answer the probe, as upstream
 	// RustMQ does not: it serves none of the extensions.
 	Upstream bool
+	// DialFailures counts the dials in a row that failed since the broker
+	// was last connected.
+	DialFailures int
 }
 
 const tracerName = "github.com/rustmq/rustmq-go/runtime"
@@ -102,11 +108,14 @@ func New(cfg Config) (*Runtime, error) {
 			CAFile: cfg.TLS.CAFile, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
 			ServerName: cfg.TLS.ServerName, InsecureSkipVerify: cfg.TLS.InsecureSkipVerify, Config: cfg.TLS.Config,
 		},
-		ALPN:            cfg.TLS.ALPN,
-		DialTimeout:     cfg.ConnectTimeout,
-		MaxRequestBytes: cfg.MaxRequestBytes,
-		Auth:            cfg.Auth,
-		Logger:          log,
+		ALPN:             cfg.TLS.ALPN,
+		DialTimeout:      cfg.ConnectTimeout,
+		KeepAlivePeriod:  cfg.KeepAlive,
+		IdleTimeout:      cfg.IdleTimeout,
+		MaxRequestBytes:  cfg.MaxRequestBytes,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		Auth:             cfg.Auth,
+		Logger:           log,
 	})
 	if err != nil {
 		return nil, &ConfigError{Field: "TLS", Value: cfg.TLS.CAFile, Reason: err.Error(), Err: err}
@@ -131,6 +140,9 @@ func New(cfg Config) (*Runtime, error) {
 		health: actors.NewHealthRegistry(),
 		log:    log,
 		live:   make(map[*Producer]struct{}),
+	}
+	for _, addr := range cfg.Brokers {
+		r.health.Register(addr)
 	}
 	if cfg.Auth == nil && cfg.TLS.CertFile != "" {
 		r.certPrincipal = certCommonName(cfg.TLS.CertFile)
@@ -173,10 +185,16 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("rustmq: start actor system: %w", err)
 	}
 	r.top = top
+	connStrategy, err := supervision.New(r.connSupervision())
+	if err != nil {
+		r.sys.Shutdown()
+		return nil, &ConfigError{Field: "Supervision", Value: cfg.Supervision.Kind, Reason: err.Error(), Err: err}
+	}
 	connConfig := func(addr string) actors.ConnConfig {
 		return actors.ConnConfig{
 			Addr: addr, Dial: dial, ConnectTimeout: cfg.ConnectTimeout,
-			HealthInterval: cfg.HealthInterval, Health: r.health, Logger: log,
+			HealthInterval: cfg.HealthInterval, MaxTimeouts: cfg.MaxConsecutiveTimeouts,
+			ResetBackoff: connStrategy.Reset, Health: r.health, Logger: log,
 		}
 	}
 	steps := []struct {
@@ -184,7 +202,7 @@ func New(cfg Config) (*Runtime, error) {
 		props *actor.Props
 		pid   **actor.PID
 	}{
-		{"connections", actors.NewConnSupervisorProps(supervision.NewStrategy(r.connSupervision()), connConfig, r.propsOptions()...), &r.conns},
+		{"connections", actors.NewConnSupervisorProps(connStrategy, connConfig, r.propsOptions()...), &r.conns},
 		{"producers", actors.NewParentProps(resume, r.propsOptions()...), &r.producers},
 		{"readers", actors.NewParentProps(resume, r.propsOptions()...), &r.readers},
 	}
@@ -201,7 +219,8 @@ func New(cfg Config) (*Runtime, error) {
 	r.metadata, err = r.spawn(top, actors.NewMetadataProps(actors.MetadataConfig{
 		Bootstrap: cfg.Brokers, StaticPartitions: cfg.StaticPartitions, RefreshInterval: refresh,
 		RequestTimeout: cfg.RequestTimeout, RetryBackoff: cfg.RetryBackoff, ConnSupervisor: r.conns,
-		Health: r.health, Logger: log,
+		UnknownTopicGrace: max(cfg.UnknownTopicGrace, 0), UnreachableAfter: max(cfg.UnreachableDials, 0),
+		MaxPartitions: cfg.MaxPartitions, Health: r.health, Logger: log,
 	}, r.propsOptions()...), "metadata")
 	if err != nil {
 		r.shutdown()
@@ -226,20 +245,35 @@ func (r *Runtime) spawn(parent *actor.PID, props *actor.Props, name string) (*ac
 }
 
 // Health reports the state of every broker connection, sorted by address.
+// Every bootstrap broker is listed from the start ("connecting" until its
+// first dial ends), and so is every other broker the runtime dialled.
 func (r *Runtime) Health() []BrokerHealth {
 	snap := r.health.Snapshot()
 	out := make([]BrokerHealth, len(snap))
 	for i, b := range snap {
 		out[i] = BrokerHealth{Addr: b.Addr, State: b.State.String(), LastError: b.LastError, Restarts: b.Restarts,
-			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN, Features: b.Features, Upstream: b.Upstream}
+			RTT: b.RTT, Since: b.Since, Principal: b.Principal, ALPN: b.ALPN, Features: b.Features, Upstream: b.Upstream,
+			DialFailures: b.DialFailures}
 	}
 	return out
 }
 
 // CreateProducer returns a producer whose messages go to topic unless a
 // message names its own (topic may be "" if every message does). Invalid
-// settings yield a *ConfigError naming the field; after Close, ErrClosed.
+// settings yield a *ConfigError naming the field ("topic" for a name that
+// wire.ValidateTopic refuses: empty is allowed here, invalid UTF-8 or more
+// than wire.MaxTopicNameBytes bytes is not); after Close, ErrClosed.
 func (r *Runtime) CreateProducer(topic string, cfg ProducerConfig) (*Producer, error) {
+	if topic != "" {
+		if err := wire.ValidateTopic(topic); err != nil {
+			// The error's copy of the name is cut to a sane length.
+			value, reason := "", err.Error()
+			if ne, ok := errors.AsType[*wire.NameError](err); ok {
+				value, reason = strconv.Quote(ne.Name), ne.Reason
+			}
+			return nil, &ConfigError{Field: "topic", Value: value, Reason: "invalid topic name: " + reason, Err: err}
+		}
+	}
 	pc, err := cfg.withDefaults(&r.cfg)
 	if err != nil {
 		return nil, err
@@ -321,9 +355,31 @@ func (r *Runtime) Close(ctx context.Context) error {
 	return first
 }
 
-// shutdown stops the actor tree and waits (briefly) for it to be gone.
+// shutdown stops the actor tree and waits (briefly) for it to be gone. The
+// subtrees stop one after the other, each waited for, in the order that
+// leaves nobody talking to an actor already gone: the readers and
+// producers, then the metadata actor (which asks for connections), then
+// the connections. Stopping them all at once would let the metadata actor
+// ask a stopping supervisor for connections, and let answers reach actors
+// already gone (dead letters).
 func (r *Runtime) shutdown() {
 	if r.top != nil {
+		deadline := time.NewTimer(shutdownGrace)
+		defer deadline.Stop()
+		for _, pid := range []*actor.PID{r.readers, r.producers, r.metadata, r.conns} {
+			if pid == nil {
+				continue
+			}
+			done := make(chan struct{})
+			r.sys.Root.Send(r.top, &actors.StopChild{PID: pid, Done: done})
+			select {
+			case <-done:
+				continue
+			case <-deadline.C:
+			}
+			r.log.Warn("rustmq: the actors did not stop in time; shutting the actor system down", "grace", shutdownGrace)
+			break
+		}
 		_ = r.sys.Root.StopFuture(r.top).Wait()
 	}
 	r.sys.Shutdown()
@@ -331,6 +387,9 @@ func (r *Runtime) shutdown() {
 		_ = r.inst.runtimeReg.Unregister()
 	}
 }
+
+// shutdownGrace bounds the wait for the actor tree to stop.
+const shutdownGrace = 5 * time.Second
 
 // certCommonName returns the subject common name of the first certificate
 // in a PEM file, "" when it cannot be read.

@@ -96,6 +96,14 @@ func TestBadConfig(t *testing.T) {
 		{"TLS.CertFile", func(c *rmq.Config) { c.TLS.CertFile = "x.pem" }},
 		{"TLS.ALPN", func(c *rmq.Config) { c.TLS.ALPN = 9 }},
 		{"MaxRequestBytes", func(c *rmq.Config) { c.MaxRequestBytes = -1 }},
+		{"IdleTimeout", func(c *rmq.Config) { c.IdleTimeout = -time.Second }},
+		{"MaxResponseBytes", func(c *rmq.Config) { c.MaxResponseBytes = -1 }},
+		{"MaxResponseBytes", func(c *rmq.Config) { c.MaxResponseBytes = 100 }},
+		{"MaxPartitions", func(c *rmq.Config) { c.MaxPartitions = -1 }},
+		{"Brokers[0]", func(c *rmq.Config) { c.Brokers = []string{"127.0.0.1:99999"} }},
+		{"Brokers[0]", func(c *rmq.Config) { c.Brokers = []string{"127.0.0.1:0"} }},
+		{"Brokers[0]", func(c *rmq.Config) { c.Brokers = []string{":9092"} }},
+		{"Brokers[1]", func(c *rmq.Config) { c.Brokers = []string{"127.0.0.1:1", "host:port"} }},
 	}
 	for _, c := range runtimeCases {
 		cfg := good

@@ -29,4 +29,9 @@
 // as an [Event], written to Config.Logger, and published on the actor
 // system's EventStream as an *actor.SupervisorEvent like protoactor's own
 // strategies do.
+//
+// A child's backoff and budget start afresh after a calm Window, or at once
+// when its owner calls [Strategy.Reset] because the child has shown that it
+// works again (the runtime does so for a connection actor whose connection
+// stayed up for a while before it was lost).
 package supervision

@@ -51,6 +51,7 @@ type Strategy struct {
 }
 
 type childRecord struct {
+	pid      string      // the child's address and id, for Reset
 	attempt  int         // restarts since the last calm period
 	failures []time.Time // failures within Window, oldest first; only with a limited budget
 	calmFrom time.Time   // when the latest scheduled restart is due
@@ -120,7 +121,7 @@ func (s *Strategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, c
 // restart counts the failure against the budget and either gives up or
 // schedules the restart after the backoff delay.
 func (s *Strategy) restart(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, key any, reason, message any) {
-	attempt, delay, inWindow, gaveUp := s.recordFailure(key, time.Now())
+	attempt, delay, inWindow, gaveUp := s.recordFailure(key, pidString(child), time.Now())
 	if gaveUp {
 		ev := Event{Child: child, Reason: reason, Restarts: inWindow, GaveUp: true}
 		if s.cfg.GiveUp == GiveUpEscalate {
@@ -172,13 +173,13 @@ func (s *Strategy) restart(sys *actor.ActorSystem, sup actor.Supervisor, child *
 // recordFailure notes a failure of the child keyed by key at now. It
 // returns the attempt number and backoff delay of the restart, or gaveUp
 // with the number of failures within Window when the budget is exhausted.
-func (s *Strategy) recordFailure(key any, now time.Time) (attempt int, delay time.Duration, inWindow int, gaveUp bool) {
+func (s *Strategy) recordFailure(key any, pid string, now time.Time) (attempt int, delay time.Duration, inWindow int, gaveUp bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pruneLocked(now)
 	rec := s.children[key]
 	if rec == nil || now.Sub(rec.calmFrom) >= s.cfg.Window {
-		rec = &childRecord{}
+		rec = &childRecord{pid: pid}
 		s.children[key] = rec
 	}
 	if s.cfg.MaxRestarts >= 0 {
@@ -210,6 +211,23 @@ func (s *Strategy) pruneLocked(now time.Time) {
 	s.lastPrune = now
 	for k, r := range s.children {
 		if now.Sub(r.calmFrom) >= s.cfg.Window {
+			delete(s.children, k)
+		}
+	}
+}
+
+// Reset forgets the failures of child, as a calm Window would: its next
+// failure restarts it after Backoff.Initial and starts a fresh budget. Call
+// it when the child has shown that it works again, as the runtime does for
+// a connection actor whose connection stayed up for a while, so that a new
+// incident is not paced by the backoff the previous one built up. It is safe
+// to call from any goroutine, and does nothing for a child without failures.
+func (s *Strategy) Reset(child *actor.PID) {
+	id := pidString(child)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, r := range s.children {
+		if r.pid == id {
 			delete(s.children, k)
 		}
 	}

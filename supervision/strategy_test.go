@@ -112,6 +112,39 @@ func TestBackoffResetsAfterCalmWindow(t *testing.T) {
 	}
 }
 
+// TestResetForgetsFailures checks that Reset starts a child's backoff and
+// budget afresh at once, without waiting for a calm Window, and leaves
+// other children's records alone.
+func TestResetForgetsFailures(t *testing.T) {
+	sys := newSystem(t)
+	na, nb := make(chan note, 64), make(chan note, 64)
+	obs, events := observer()
+	strategy := supervision.NewStrategy(supervision.Config{Backoff: smallBackoff, MaxRestarts: 2, Window: time.Hour, Observer: obs})
+	_, kids := family(t, sys, strategy, "a", childProps("a", na), "b", childProps("b", nb))
+	nextNote(t, na, "a", "started")
+	nextNote(t, nb, "b", "started")
+
+	for i, d := range []time.Duration{20 * ms, 40 * ms} {
+		if _, ev, _ := crashAndRestart(t, sys, kids["a"], "a", na, events, "a fails"); ev.Delay != d || ev.Restarts != i+1 {
+			t.Fatalf("a, restart %d: %+v", i+1, ev)
+		}
+	}
+	if _, ev, _ := crashAndRestart(t, sys, kids["b"], "b", nb, events, "b fails"); ev.Delay != 20*ms {
+		t.Fatalf("b, first restart: %+v", ev)
+	}
+	strategy.(*supervision.Strategy).Reset(kids["a"])
+	// Without the reset a's third failure would exhaust its budget of two.
+	for i, d := range []time.Duration{20 * ms, 40 * ms} {
+		if _, ev, _ := crashAndRestart(t, sys, kids["a"], "a", na, events, "a fails again"); ev.GaveUp || ev.Delay != d || ev.Restarts != i+1 {
+			t.Fatalf("a after Reset, restart %d: %+v, want delay %v attempt %d", i+1, ev, d, i+1)
+		}
+	}
+	if _, ev, _ := crashAndRestart(t, sys, kids["b"], "b", nb, events, "b fails again"); ev.Delay != 40*ms || ev.Restarts != 2 {
+		t.Fatalf("b's record was touched by a's Reset: %+v", ev)
+	}
+	strategy.(*supervision.Strategy).Reset(actor.NewPID("nonhost", "nobody")) // no record: nothing happens
+}
+
 // TestBudgetExhaustedStopsChild checks that the failure beyond MaxRestarts
 // within Window stops the child (Terminated via Watch).
 func TestBudgetExhaustedStopsChild(t *testing.T) {

@@ -169,5 +169,13 @@ func (d *Dialer) dialOnce(ctx context.Context, addr string, offerALPN bool) (*qu
 	if offerALPN {
 		protos = []string{ALPN}
 	}
-	return quic.DialAddr(ctx, addr, d.tls.config(protos), d.quic)
+	dctx, finish := dialContext(ctx, addr)
+	defer finish()
+	qc, err := quic.DialAddr(dctx, addr, d.tls.config(protos), d.quic)
+	if err != nil {
+		if re := refusal(dctx); re != nil {
+			return nil, re
+		}
+	}
+	return qc, err
 }

@@ -12,6 +12,11 @@ import (
 // broker could be reached, and the runtime never was connected.
 var ErrUnreachable = errors.New("rustmq: no broker reachable")
 
+// ErrUpstreamBroker says a broker behaves like upstream RustMQ (Metadata
+// lists no topics, extensions go unanswered) while the runtime is not in
+// upstream mode: the error tells the user to switch it on.
+var ErrUpstreamBroker = errors.New("rustmq: the broker behaves like upstream RustMQ")
+
 // ErrInvalidMetadata is matched by every *[MetadataError].
 var ErrInvalidMetadata = errors.New("rustmq: invalid metadata")
 

@@ -122,6 +122,10 @@ func (a *metadataActor) apply(addr string, resp *wire.MetadataResponse) {
 			left := a.cfg.UnknownTopicGrace - now.Sub(t.unknownSince)
 			if left <= 0 {
 				err := fmt.Errorf("%w %q: the brokers' metadata does not list it (asked %s)", ErrUnknownTopic, name, addr)
+				if len(resp.TopicsMetadata) == 0 && a.looksUpstream(addr) {
+					err = fmt.Errorf("%w %q: %w: %s lists no topics at all and left the capabilities probe unanswered; set Config.Upstream and StaticPartitions[%q]",
+						ErrUnknownTopic, name, ErrUpstreamBroker, addr, name)
+				}
 				a.cfg.Logger.Warn("rustmq: unknown topic; failing its messages", slog.String("topic", name), slog.String("broker", addr),
 					slog.Duration("grace", a.cfg.UnknownTopicGrace))
 				a.fail(name, t, err)
@@ -179,4 +183,14 @@ func (a *metadataActor) logLeaderChanges(name string, t *topicMeta, leaders []st
 				slog.String("from", t.leaders[i]), slog.String("to", leaders[i]))
 		}
 	}
+}
+
+// looksUpstream reports whether the connection to addr found a broker that
+// left the capabilities probe unanswered, as upstream RustMQ does.
+func (a *metadataActor) looksUpstream(addr string) bool {
+	if a.cfg.Health == nil {
+		return false
+	}
+	b, ok := a.cfg.Health.get(addr)
+	return ok && b.Upstream
 }

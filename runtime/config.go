@@ -176,8 +176,42 @@ type Config struct {
 	MetadataRefresh time.Duration
 	// StaticPartitions gives the partition count of topics whose metadata
 	// lists no partitions (upstream RustMQ answers an empty topic list);
-	// their records go round robin to connected brokers. Default none.
+	// their records go round robin to connected brokers. Default none. In
+	// upstream mode every topic produced to needs an entry.
 	StaticPartitions map[string]int
+	// Upstream switches on upstream mode, for brokers that behave like
+	// upstream RustMQ's (docs/protocol.md, "Upstream mode"): each request
+	// is read with one read of at most 8 KiB, failures are answered as
+	// text, Metadata lists no topics, and nothing guards two requests for
+	// one partition handled at once. In this mode the runtime
+	//
+	//   - takes every topic's partition count from StaticPartitions
+	//     (CreateProducer, and Send for a message naming another topic,
+	//     fail with a *ConfigError for a topic without one);
+	//   - sends none of this project's extensions: no capabilities probe
+	//     (Health reports Upstream true), no Authenticate (Auth is a
+	//     *ConfigError; use upstream's mTLS server instead), no
+	//     idempotence headers (IdempotenceOn is a *ConfigError,
+	//     IdempotenceAuto means off);
+	//   - dials without ALPN (TLS.ALPN ALPNAuto means ALPNNone, as one
+	//     refused handshake stops upstream's accept loop; ALPNRustMQ is a
+	//     *ConfigError);
+	//   - keeps one Produce request in flight per broker connection, so
+	//     each partition has at most one (whatever MaxInFlight says) and a
+	//     request's bytes never share a QUIC packet with another's;
+	//   - closes batches so that a request fits in one QUIC packet
+	//     (transport.OneDatagramBytes); a message too large for that is
+	//     sent alone and may be cut by the broker's single read, in which
+	//     case the broker applied nothing and the runtime retries it;
+	//   - classifies upstream's error texts (retriable or not, see the
+	//     protocol document).
+	//
+	// MaxRequestBytes defaults to 8192 (upstream's read buffer) and may
+	// not be larger. Default false: the broker is expected to serve this
+	// project's protocol; a broker found to behave like upstream (it lists
+	// no topics and leaves the capabilities probe unanswered) makes
+	// messages for topics it does not list fail with ErrUpstreamBroker.
+	Upstream bool
 	// MaxRequestBytes bounds one request's body; it must hold a batch.
 	// Upstream brokers read at most 8 KiB per request; the development
 	// broker reads any size. Default transport.DefaultMaxRequestBytes.
@@ -274,7 +308,9 @@ type ProducerConfig struct {
 	// would take it past BatchBytes, so a BatchBytes no larger than the
 	// broker's max message bytes never has a batch refused as too large. A
 	// single message larger than BatchBytes (but within MaxMessageBytes) is
-	// sent in a request of its own. Default 1 MiB.
+	// sent in a request of its own. Default 1 MiB (in upstream mode,
+	// Config.MaxRequestBytes less 1024, and batches close at one QUIC
+	// packet whatever it says: see Config.Upstream).
 	BatchBytes int
 	// Linger is how long a partition's open batch waits for more messages
 	// while a request slot is free. Negative means do not wait. Default 5ms.
@@ -300,7 +336,8 @@ type ProducerConfig struct {
 	// trace headers the producer adds, timestamp and length prefixes) plus
 	// the idempotence headers it may carry. A message within it is never
 	// refused as too large by a broker with the same limit; larger ones
-	// fail with *MessageTooLargeError. Default 1 MiB.
+	// fail with *MessageTooLargeError. Default 1 MiB (in upstream mode,
+	// Config.MaxRequestBytes less 1024: 7168 by default).
 	MaxMessageBytes int
 	// MaxBufferedBytes bounds what the messages accepted and not yet
 	// completed cost the producer. A message counts from its acceptance
@@ -431,6 +468,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = transport.DefaultMaxRequestBytes
+		if cfg.Upstream {
+			cfg.MaxRequestBytes = UpstreamMaxRequestBytes
+		}
+	}
+	if cfg.Upstream {
+		if err := cfg.checkUpstream(); err != nil {
+			return cfg, err
+		}
 	}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = DefaultKeepAlive
@@ -473,6 +518,29 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
+// UpstreamMaxRequestBytes is what upstream RustMQ reads of one request (an
+// 8 KiB buffer, type byte included): the default and the largest
+// MaxRequestBytes in upstream mode.
+const UpstreamMaxRequestBytes = 8192
+
+// checkUpstream validates the settings upstream mode cannot honour and
+// turns ALPNAuto into ALPNNone.
+func (cfg *Config) checkUpstream() error {
+	if cfg.Auth != nil {
+		return configErr("Auth", fmt.Sprintf("%T", cfg.Auth), "upstream RustMQ serves no Authenticate request (its mTLS server authenticates by client certificate): not possible with Upstream")
+	}
+	switch cfg.TLS.ALPN {
+	case transport.ALPNAuto:
+		cfg.TLS.ALPN = transport.ALPNNone
+	case transport.ALPNRustMQ:
+		return configErr("TLS.ALPN", cfg.TLS.ALPN, "upstream RustMQ's default server configures no ALPN and stops accepting after one refused handshake: use ALPNNone (or ALPNAuto) with Upstream")
+	}
+	if cfg.MaxRequestBytes > UpstreamMaxRequestBytes {
+		return configErr("MaxRequestBytes", cfg.MaxRequestBytes, fmt.Sprintf("upstream RustMQ reads at most %d bytes of a request: at most that with Upstream", UpstreamMaxRequestBytes))
+	}
+	return nil
+}
+
 // retryBackoff fills a zero backoff with def and validates it.
 func retryBackoff(b, def supervision.Backoff, field string) (supervision.Backoff, error) {
 	if b == (supervision.Backoff{}) {
@@ -497,7 +565,13 @@ func (pc ProducerConfig) withDefaults(rc *Config) (ProducerConfig, error) {
 	}
 	switch pc.Idempotence {
 	case IdempotenceAuto, IdempotenceOff:
+		if rc.Upstream {
+			pc.Idempotence = IdempotenceOff
+		}
 	case IdempotenceOn:
+		if rc.Upstream {
+			return pc, configErr("Idempotence", "IdempotenceOn", "upstream RustMQ has no idempotence (it stores the headers as plain ones and a retried batch again): not possible with Upstream")
+		}
 		if pc.Acks == AcksNone {
 			return pc, configErr("Idempotence", "IdempotenceOn", "idempotence needs acknowledgements: not possible with AcksNone")
 		}
@@ -514,6 +588,16 @@ func (pc ProducerConfig) withDefaults(rc *Config) (ProducerConfig, error) {
 		{"MaxInFlight", &pc.MaxInFlight, DefaultMaxInFlight},
 		{"CompressThreshold", &pc.CompressThreshold, DefaultCompressThreshold},
 		{"MaxMessageBytes", &pc.MaxMessageBytes, DefaultMaxMessageBytes},
+	}
+	if rc.Upstream {
+		// Upstream's 8 KiB read: the defaults shrink to what it can take.
+		// Batches are closed at one QUIC packet besides (see Config.Upstream).
+		if pc.BatchBytes == 0 {
+			pc.BatchBytes = int(rc.MaxRequestBytes - 1024)
+		}
+		if pc.MaxMessageBytes == 0 {
+			pc.MaxMessageBytes = int(rc.MaxRequestBytes - 1024)
+		}
 	}
 	for _, f := range ints {
 		if *f.v < 0 {

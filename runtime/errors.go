@@ -34,6 +34,12 @@ var (
 	// has no static partition count, and Config.UnknownTopicGrace has
 	// passed. The error names the topic.
 	ErrUnknownTopic = actors.ErrUnknownTopic
+	// ErrUpstreamBroker: a broker behaves like upstream RustMQ (its
+	// Metadata lists no topics and it left the capabilities probe
+	// unanswered) while Config.Upstream is off. Messages for a topic it
+	// does not list fail with an error matching it and ErrUnknownTopic,
+	// saying to set Config.Upstream and StaticPartitions.
+	ErrUpstreamBroker = actors.ErrUpstreamBroker
 	// ErrUnreachable is matched by every *UnreachableError: no bootstrap
 	// broker could be reached (see Config.UnreachableDials).
 	ErrUnreachable = actors.ErrUnreachable

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rustmq/rustmq-go/supervision"
+	"github.com/rustmq/rustmq-go/transport"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
@@ -61,6 +62,12 @@ type BatcherConfig struct {
 	Acks wire.Acks
 	// Idempotent stamps rmq-pid/rmq-seq on the first record of each batch.
 	Idempotent bool
+	// Upstream is upstream mode: batches close so that a request fits one
+	// QUIC packet (transport.OneDatagramBytes), and the broker's 0xFF
+	// texts are classified as upstream RustMQ writes them
+	// (classifyUpstream). The connection must serialise Produce requests
+	// (transport.Config.SerialProduce) for a request to travel alone.
+	Upstream bool
 	// NewProducerID returns a fresh random producer id (never 0); called
 	// at start and whenever the sequence must restart.
 	NewProducerID func() uint64
@@ -629,6 +636,9 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, sto
 	cancel()
 	live.observe(err)
 	base, err := parseProduce(body, err, len(bt.recs), cfg.Acks.Level == wire.AckNone)
+	if cfg.Upstream && err != nil {
+		err = classifyUpstream(err, 1+len(bt.body) > transport.OneDatagramBytes)
+	}
 	m := &reqDone{bt: bt, reqID: reqID, base: base, err: err, principal: live.Principal}
 	tell := func() {
 		select {

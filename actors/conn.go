@@ -51,6 +51,11 @@ type ConnConfig struct {
 	// nothing is as good as gone. Any answer resets the count. <= 0
 	// disables it.
 	MaxTimeouts int
+	// NoProbe skips the capabilities probe (request type 33) on a new
+	// connection: a Metadata request proves it instead and the broker
+	// counts as serving no extension (upstream mode, where a request the
+	// broker does not know is not sent at all).
+	NoProbe bool
 	// StableAfter is how long a connection must have been up for its loss
 	// to count as a new incident: ResetBackoff is called before the actor
 	// crashes, so that the first redial is not paced by the backoff that
@@ -228,7 +233,8 @@ func (l *LiveConn) observe(err error) {
 		}
 		return
 	}
-	if !errors.Is(err, ErrRequestTimeout) {
+	if !errors.Is(err, ErrRequestTimeout) || errors.Is(err, transport.ErrQueuedTooLong) {
+		// A request that timed out waiting for its turn was never sent.
 		return
 	}
 	if n := l.timeouts.Add(1); n == l.limit {
@@ -372,9 +378,16 @@ func (a *connActor) onDialDone(m *dialDone) {
 	a.conn = m.conn
 	// Probe the connection before declaring it connected. A loss while the
 	// probe runs fails the probe, so the loss watcher starts only after.
-	conn, tell, gen, timeout := a.conn, a.tell(), a.gen, a.cfg.ConnectTimeout
+	conn, tell, gen, timeout, noProbe := a.conn, a.tell(), a.gen, a.cfg.ConnectTimeout, a.cfg.NoProbe
 	go func() {
-		caps, rtt, err := probe(conn, timeout)
+		var caps transport.Capabilities
+		var rtt time.Duration
+		var err error
+		if noProbe {
+			rtt, err = healthCheck(conn, timeout)
+		} else {
+			caps, rtt, err = probe(conn, timeout)
+		}
 		tell(&probeDone{gen: gen, rtt: rtt, caps: caps, err: err})
 	}()
 }

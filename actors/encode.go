@@ -162,7 +162,7 @@ func requestTail(acks wire.Acks, timeoutMs uint32) []byte {
 	return binary.LittleEndian.AppendUint32(b, timeoutMs)
 }
 
-// stampAt writes pid and seq (big-endian, as WIRE.md defines the headers)
+// stampAt writes pid and seq (big-endian, as docs/protocol.md defines the headers)
 // into the first record of body, which ends at end.
 func stampAt(body []byte, end int, pid, seq uint64) {
 	binary.BigEndian.PutUint64(body[end-pidFromEnd:], pid)

@@ -20,6 +20,9 @@ type partition struct {
 	id     int32
 	limits *batchLimits
 	head   []byte // request head of its batches
+	// maxBytes closes a batch: limits.bytes, or less where limits.frame
+	// bounds the whole request.
+	maxBytes int
 	// hint is the body size of its largest closed batch (plus room for the
 	// trailer), what a new batch's body is given from the start.
 	hint int
@@ -45,10 +48,23 @@ type partition struct {
 type batchLimits struct {
 	size, bytes int // records and record bytes of one batch
 	idem        bool
+	// frame, when positive, bounds a request's whole frame (type byte
+	// included): upstream mode's one QUIC packet. A record that does not
+	// fit alone still goes, alone.
+	frame int
 }
 
+// maxTailBytes is the longest request tail: acks Custom (variant and
+// count) and the timeout.
+const maxTailBytes = 12
+
 func newPartition(topic string, id int32, limits *batchLimits) *partition {
-	return &partition{topic: topic, id: id, limits: limits, head: requestHead(topic, id)}
+	p := &partition{topic: topic, id: id, limits: limits, head: requestHead(topic, id), maxBytes: limits.bytes}
+	if limits.frame > 0 {
+		// The type byte, the head, the records and the longest tail.
+		p.maxBytes = max(min(limits.bytes, limits.frame-1-len(p.head)-maxTailBytes), 1)
+	}
+	return p
 }
 
 // appendRecs encodes recs into the open batch, in order, closing it (and
@@ -67,7 +83,7 @@ func (p *partition) appendRecs(recs []*Record, src Source, each func(k int)) (wa
 		parts := src.Parts(r)
 		size := PartsSize(&parts, false)
 		bt := p.open
-		if bt != nil && len(bt.recs) > 0 && (len(bt.recs) >= p.limits.size || bt.bytes+size > p.limits.bytes) {
+		if bt != nil && len(bt.recs) > 0 && (len(bt.recs) >= p.limits.size || bt.bytes+size > p.maxBytes) {
 			p.closeOpen()
 			bt, news = nil, true
 		}

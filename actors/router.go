@@ -135,7 +135,7 @@ func newRouterState(cfg RouterConfig) *routerState {
 	return &routerState{
 		topics: make(map[string]*routeTopic),
 		byPID:  make(map[string]*partition),
-		limits: batchLimits{size: bs, bytes: bb, idem: cfg.Batcher.Idempotent},
+		limits: batchLimits{size: bs, bytes: bb, idem: cfg.Batcher.Idempotent, frame: cfg.Batcher.upstreamFrame()},
 		rnd:    rand.New(rand.NewSource(seed)),
 	}
 }

@@ -26,8 +26,12 @@ func orDiscard(l *slog.Logger) *slog.Logger {
 
 // retriable reports whether another attempt of a failed request may
 // succeed: connection loss, timeouts, an actor that panicked on the
-// request, and the broker codes WIRE.md marks retriable.
+// request, the broker codes docs/protocol.md marks retriable, and the
+// upstream texts classifyUpstream marks so.
 func retriable(err error) bool {
+	if u, ok := errors.AsType[*UpstreamRefusal](err); ok {
+		return u.Retriable
+	}
 	return errors.Is(err, ErrNotConnected) || errors.Is(err, ErrRequestTimeout) || errors.Is(err, ErrActorFailed) ||
 		transport.IsRetriable(err) || wire.IsRetriable(err)
 }

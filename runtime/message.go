@@ -24,7 +24,9 @@ type Message struct {
 	// Payload is the message's value.
 	Payload []byte
 	// Headers are sent with the message. The keys rmq-pid, rmq-seq and
-	// rmq-codec are the runtime's; traceparent is written only when absent.
+	// rmq-codec are the runtime's: a message carrying rmq-pid or rmq-seq
+	// is refused with ErrInvalidMessage; traceparent is written only when
+	// absent.
 	Headers []Header
 	// Timestamp is the message's time; zero means the time Send accepts it.
 	Timestamp time.Time

@@ -127,7 +127,7 @@ func (p *Producer) actorProps(ready chan<- *actor.PID) *actor.Props {
 			Options:  opts,
 			Batcher: actors.BatcherConfig{
 				BatchSize: pc.BatchSize, BatchBytes: pc.BatchBytes, Linger: pc.Linger, MaxInFlight: pc.MaxInFlight,
-				Acks: acks, Idempotent: p.idem, NewProducerID: newProducerID,
+				Acks: acks, Idempotent: p.idem, Upstream: p.rt.cfg.Upstream, NewProducerID: newProducerID,
 				RequestTimeout: pc.RequestTimeout, Backoff: pc.RetryBackoff, MaxRetries: maxRetries,
 				Metadata: p.rt.metadata, Counters: &p.counters, Meters: meters, Tracer: p.tracer,
 				ClientID: rc.ClientID, Logger: p.rt.log, Options: opts,
@@ -171,10 +171,19 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 		if err := wire.ValidateTopic(m.Topic); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 		}
+		if err := p.rt.checkStatic(m.Topic); err != nil {
+			return nil, err
+		}
 	}
 	for i := range m.Headers {
-		if err := wire.ValidateHeaderKey(m.Headers[i].Key); err != nil {
+		k := m.Headers[i].Key
+		if err := wire.ValidateHeaderKey(k); err != nil {
 			return nil, fmt.Errorf("%w: header %d: %w", ErrInvalidMessage, i, err)
+		}
+		if k == wire.HeaderProducerID || k == wire.HeaderSequence {
+			// A stamp of the caller's would be taken for the runtime's by
+			// an idempotent broker, and drop or refuse the batch.
+			return nil, fmt.Errorf("%w: header %d: %q is the runtime's idempotence header", ErrInvalidMessage, i, k)
 		}
 	}
 	if m.ExplicitPartition && m.Partition < 0 {

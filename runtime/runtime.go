@@ -114,6 +114,7 @@ func New(cfg Config) (*Runtime, error) {
 		IdleTimeout:      cfg.IdleTimeout,
 		MaxRequestBytes:  cfg.MaxRequestBytes,
 		MaxResponseBytes: cfg.MaxResponseBytes,
+		SerialProduce:    cfg.Upstream,
 		Auth:             cfg.Auth,
 		Logger:           log,
 	})
@@ -193,7 +194,7 @@ func New(cfg Config) (*Runtime, error) {
 	connConfig := func(addr string) actors.ConnConfig {
 		return actors.ConnConfig{
 			Addr: addr, Dial: dial, ConnectTimeout: cfg.ConnectTimeout,
-			HealthInterval: cfg.HealthInterval, MaxTimeouts: cfg.MaxConsecutiveTimeouts,
+			HealthInterval: cfg.HealthInterval, MaxTimeouts: cfg.MaxConsecutiveTimeouts, NoProbe: cfg.Upstream,
 			ResetBackoff: connStrategy.Reset, Health: r.health, Logger: log,
 		}
 	}
@@ -274,6 +275,9 @@ func (r *Runtime) CreateProducer(topic string, cfg ProducerConfig) (*Producer, e
 			return nil, &ConfigError{Field: "topic", Value: value, Reason: "invalid topic name: " + reason, Err: err}
 		}
 	}
+	if err := r.checkStatic(topic); err != nil {
+		return nil, err
+	}
 	pc, err := cfg.withDefaults(&r.cfg)
 	if err != nil {
 		return nil, err
@@ -321,6 +325,15 @@ func (r *Runtime) CreateProducer(topic string, cfg ProducerConfig) (*Producer, e
 	r.live[p] = struct{}{}
 	r.mu.Unlock()
 	return p, nil
+}
+
+// checkStatic refuses, in upstream mode, a topic whose partition count
+// StaticPartitions does not give: upstream's Metadata lists no topics.
+func (r *Runtime) checkStatic(topic string) error {
+	if !r.cfg.Upstream || topic == "" || r.cfg.StaticPartitions[topic] > 0 {
+		return nil
+	}
+	return configErr("StaticPartitions["+topic+"]", 0, "upstream RustMQ's metadata lists no topics: with Upstream every topic produced to needs its partition count here")
 }
 
 func (r *Runtime) forget(p *Producer) {

@@ -42,7 +42,19 @@ type Conn struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // the re-authentication goroutine
 	principal atomic.Pointer[string]
+	// produceSlot, with SerialProduce, holds the token of the one Produce
+	// request allowed in flight; nil otherwise.
+	produceSlot chan struct{}
 }
+
+// OneDatagramBytes is the largest request frame (type byte and body) that
+// travels in a single QUIC packet with room to spare, when no other
+// request's bytes share the packet (Config.SerialProduce): quic-go's first
+// packets carry 1280 bytes, of which the short header (up to 21 bytes
+// with the 8-byte connection ids quinn hands out), the AEAD tag (16), the
+// STREAM frame's header (up to 11) and an ACK frame or a small control
+// frame leave about 1,200; the rest is margin.
+const OneDatagramBytes = 1150
 
 func newConn(d *Dialer, addr string, qc *quic.Conn) *Conn {
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -57,6 +69,9 @@ func newConn(d *Dialer, addr string, qc *quic.Conn) *Conn {
 		logger:   d.logger.With("addr", addr),
 		ctx:      ctx,
 		cancel:   cancel,
+	}
+	if d.cfg.SerialProduce {
+		c.produceSlot = make(chan struct{}, 1)
 	}
 	// When quic-go ends the connection (idle timeout, the broker closing
 	// it, a stateless reset ...), record why as our own cause. A cause set
@@ -132,8 +147,23 @@ func (c *Conn) Do(ctx context.Context, reqType byte, body []byte) ([]byte, error
 		return nil, fmt.Errorf("%w: %s request body of %d bytes exceeds MaxRequestBytes %d",
 			ErrRequestTooLarge, requestName(reqType), len(body), c.maxReq)
 	}
+	if c.produceSlot != nil && reqType == wire.TypeProduce {
+		select {
+		case c.produceSlot <- struct{}{}:
+			defer func() { <-c.produceSlot }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrQueuedTooLong, c.ctxErr(ctx, reqType))
+		case <-c.ctx.Done():
+			return nil, context.Cause(c.ctx)
+		}
+	}
 	return c.roundTrip(ctx, reqType, body)
 }
+
+// ErrQueuedTooLong marks a Produce request whose context ended while it
+// waited for the request before it on the connection (Config.SerialProduce):
+// it was never sent, and the broker's silence is not the cause.
+var ErrQueuedTooLong = errors.New("rustmq: request not sent: the one before it on the connection was still unanswered")
 
 // smallFrame is the size up to which the type byte and body are copied into
 // one buffer and written with a single Write.

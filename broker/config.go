@@ -31,6 +31,18 @@ const (
 	injectedFaultDescription = "injected fault"
 )
 
+// RequestSeen describes one request frame as the broker read it, for
+// Config.OnRequest.
+type RequestSeen struct {
+	// Type is the request's type byte.
+	Type byte
+	// Bytes is the frame's size, type byte included.
+	Bytes int
+	// Concurrent is how many requests of this type the same connection has
+	// being handled (read and not yet answered), this one included.
+	Concurrent int
+}
+
 // DefaultIdempotenceReorderWindow is how long, by default, an idempotent
 // batch that arrived before its predecessors waits for them; see
 // Config.IdempotenceReorderWindow.
@@ -144,6 +156,11 @@ type Config struct {
 	StatelessResetKey *quic.StatelessResetKey
 	// Logger receives the broker's logs. Default nil: discarded.
 	Logger *slog.Logger
+	// OnRequest, when set, is called for every request frame read, before
+	// it is handled, with what a test may want to know of how a client
+	// spreads its requests (RequestSeen). It is called from the streams'
+	// goroutines, so it must be safe for concurrent use, and quick.
+	OnRequest func(RequestSeen)
 }
 
 // withDefaults validates cfg and fills its defaults, naming the field and

@@ -36,6 +36,7 @@ type connection struct {
 	authExpires time.Time // zero = never
 	authMech    string    // mechanism of an unfinished Authenticate exchange
 	authSess    authSession
+	active      [256]int // requests being handled, by type (Config.OnRequest)
 }
 
 // authenticated reports whether the connection has a principal that has
@@ -239,6 +240,22 @@ func (n *node) serveStream(ctx context.Context, c *connection, s *quic.Stream) {
 		s.CancelWrite(codeStreamAborted)
 		return
 	}
+	answered := func() {}
+	if seen := n.b.cfg.OnRequest; seen != nil && len(frame) > 0 {
+		typ := frame[0]
+		c.mu.Lock()
+		c.active[typ]++
+		k := c.active[typ]
+		c.mu.Unlock()
+		// Counted out before the answer leaves, so that a client sending
+		// its next request on the answer never overlaps this one.
+		answered = func() {
+			c.mu.Lock()
+			c.active[typ]--
+			c.mu.Unlock()
+		}
+		seen(RequestSeen{Type: typ, Bytes: len(frame), Concurrent: k})
+	}
 	var rep reply
 	if int64(len(frame)) > limit {
 		rep.frame = wire.AppendErrorFrame(nil, fmt.Sprintf("request too large: more than %d bytes (the broker's maximum request size)", limit))
@@ -254,6 +271,7 @@ func (n *node) serveStream(ctx context.Context, c *connection, s *quic.Stream) {
 		}
 		t.Stop()
 	}
+	answered()
 	switch {
 	case rep.drop:
 		_ = c.c.CloseWithError(codeDropped, "request dropped by fault injection")

@@ -723,3 +723,8 @@ func (p *Producer) unregisterMetrics() {
 		_ = p.metricsReg.Unregister()
 	}
 }
+
+// Config returns the producer's configuration as it applies: the defaults
+// filled in, and what upstream mode changes (Idempotence off, the smaller
+// BatchBytes and MaxMessageBytes) applied.
+func (p *Producer) Config() ProducerConfig { return p.cfg }

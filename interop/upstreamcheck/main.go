@@ -6,7 +6,13 @@
 // kept in the log.
 //
 //	upstreamcheck -addr 127.0.0.1:PORT -ca cert.pem -dump log.jsonl -server-pid PID \
-//	    [-messages 10000] [-partitions 4] [-large-fraction 0.05] [-max-in-flight 1] [-alpn none]
+//	    [-upstream] [-messages 10000] [-partitions 4] [-large-fraction 0.05] [-max-in-flight 1] [-alpn none]
+//
+// With -upstream the runtime runs in its upstream mode (Config.Upstream)
+// and keeps its own defaults for MaxRequestBytes, BatchBytes and
+// MaxMessageBytes unless -max-request-bytes or -batch-bytes are given;
+// without it the checker configures by hand what a user would write for an
+// upstream broker without the mode.
 //
 // After producing and closing the runtime it stops the server with SIGTERM
 // (when -server-pid is given; the server writes its dump on SIGTERM) and
@@ -95,6 +101,10 @@ type options struct {
 	linger, deliveryTimeout, timeout, dumpWait                 time.Duration
 	seed                                                       uint64
 	verbose                                                    bool
+	// explicit holds the flags given on the command line: in upstream mode
+	// the request and batch limits stay at the runtime's defaults unless
+	// given.
+	explicit map[string]bool
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -113,8 +123,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.largeMin, "large-min", 2048, "smallest large value")
 	fs.IntVar(&o.largeMax, "large-max", 6144, "largest large value")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 1, "ProducerConfig.MaxInFlight (batches per partition)")
-	fs.IntVar(&o.maxRequestBytes, "max-request-bytes", requestLimit, "Config.MaxRequestBytes")
-	fs.IntVar(&o.batchBytes, "batch-bytes", 0, "ProducerConfig.BatchBytes and MaxMessageBytes (default: -max-request-bytes less the runtime's 1024 bytes of framing room)")
+	fs.IntVar(&o.maxRequestBytes, "max-request-bytes", requestLimit, "Config.MaxRequestBytes (with -upstream, the runtime's default unless given)")
+	fs.IntVar(&o.batchBytes, "batch-bytes", 0, "ProducerConfig.BatchBytes and MaxMessageBytes (default: -max-request-bytes less the runtime's 1024 bytes of framing room; with -upstream, the runtime's defaults unless given)")
 	fs.BoolVar(&o.upstream, "upstream", false, "switch on the runtime's upstream mode (Config.Upstream)")
 	fs.BoolVar(&o.allowLargeFailures, "allow-large-failures", false, "report failed large values without counting them as violations (nothing may be stored twice or out of order all the same)")
 	fs.StringVar(&o.alpn, "alpn", "none", "TLS.ALPN: none, auto or rustmq")
@@ -131,6 +141,8 @@ func parseFlags(args []string) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.explicit = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
 	switch {
 	case o.addr == "" || o.ca == "":
 		return nil, errors.New("-addr and -ca are required")
@@ -149,7 +161,7 @@ func parseFlags(args []string) (*options, error) {
 	case o.idempotence != "off" && o.idempotence != "auto":
 		return nil, errors.New("-idempotence must be off or auto")
 	}
-	if o.batchBytes == 0 {
+	if o.batchBytes == 0 && !o.upstream {
 		o.batchBytes = o.maxRequestBytes - 1024
 	}
 	return o, nil

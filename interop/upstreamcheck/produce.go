@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,14 +19,12 @@ import (
 const requestLimit = 8192
 
 // runtimeConfig is the one place the checker configures the runtime for an
-// upstream broker. The runtime's explicit upstream mode (Config.Upstream)
-// belongs here once it exists; until then this is the configuration a user
-// would write today from the runtime's documentation.
+// upstream broker. With -upstream it switches on the runtime's upstream
+// mode (Config.Upstream) and leaves the request and batch limits to the
+// runtime's defaults for that mode unless they were given on the command
+// line; without it, it is the configuration a user would write by hand
+// from the runtime's documentation.
 func runtimeConfig(o *options) (rmq.Config, rmq.ProducerConfig, error) {
-	if o.upstream {
-		// Replace with cfg.Upstream = true below once the runtime has it.
-		return rmq.Config{}, rmq.ProducerConfig{}, errors.New("-upstream: this runtime has no upstream mode yet (runtime.Config.Upstream)")
-	}
 	alpn, err := transport.ParseALPNMode(o.alpn)
 	if err != nil {
 		return rmq.Config{}, rmq.ProducerConfig{}, err
@@ -46,29 +43,73 @@ func runtimeConfig(o *options) (rmq.Config, rmq.ProducerConfig, error) {
 		ConnectTimeout:   5 * time.Second,
 		RequestTimeout:   10 * time.Second,
 		StaticPartitions: map[string]int{o.topic: o.partitions},
-		MaxRequestBytes:  int64(o.maxRequestBytes),
+		Upstream:         o.upstream,
 		Logger:           logger,
+	}
+	if !o.upstream || o.explicit["max-request-bytes"] {
+		cfg.MaxRequestBytes = int64(o.maxRequestBytes)
 	}
 	acks := rmq.AcksAll
 	if o.acks == "leader" {
 		acks = rmq.AcksLeader
 	}
+	// Upstream stores idempotence headers as plain ones and a retried
+	// batch again: only off, or auto (which upstream mode turns off).
 	idem := rmq.IdempotenceOff
 	if o.idempotence == "auto" {
 		idem = rmq.IdempotenceAuto
 	}
-	// The runtime keeps 1024 bytes of MaxRequestBytes for the request's
-	// framing; batches and messages may use the rest (-batch-bytes).
 	pc := rmq.ProducerConfig{
 		Acks:            acks,
 		Idempotence:     idem,
 		MaxInFlight:     o.maxInFlight,
 		Linger:          o.linger,
-		BatchBytes:      o.batchBytes,
-		MaxMessageBytes: o.batchBytes,
 		DeliveryTimeout: o.deliveryTimeout,
 	}
+	// The runtime keeps 1024 bytes of MaxRequestBytes for the request's
+	// framing; batches and messages may use the rest (-batch-bytes). In
+	// upstream mode the runtime's own default is that already.
+	if !o.upstream || o.explicit["batch-bytes"] {
+		pc.BatchBytes = o.batchBytes
+		pc.MaxMessageBytes = o.batchBytes
+	}
 	return cfg, pc, nil
+}
+
+// effectiveRequestBytes is the MaxRequestBytes the runtime uses for cfg:
+// the runtime does not report its filled-in Config, so this repeats its
+// documented defaults.
+func effectiveRequestBytes(cfg rmq.Config) int64 {
+	switch {
+	case cfg.MaxRequestBytes != 0:
+		return cfg.MaxRequestBytes
+	case cfg.Upstream:
+		return rmq.UpstreamMaxRequestBytes
+	default:
+		return transport.DefaultMaxRequestBytes
+	}
+}
+
+// effectiveALPN is the ALPN mode the runtime dials with for cfg (upstream
+// mode turns auto into none).
+func effectiveALPN(cfg rmq.Config) transport.ALPNMode {
+	if cfg.Upstream && cfg.TLS.ALPN == transport.ALPNAuto {
+		return transport.ALPNNone
+	}
+	return cfg.TLS.ALPN
+}
+
+// idempotenceName names an Idempotence setting as the -idempotence flag does.
+func idempotenceName(i rmq.Idempotence) string {
+	switch i {
+	case rmq.IdempotenceOff:
+		return "off"
+	case rmq.IdempotenceAuto:
+		return "auto"
+	case rmq.IdempotenceOn:
+		return "on"
+	}
+	return fmt.Sprint(int(i))
 }
 
 // outcome is what the producer reported.
@@ -102,8 +143,6 @@ func produce(ctx context.Context, o *options, msgs []message) (*outcome, error) 
 	if err != nil {
 		return nil, err
 	}
-	logf("runtime: ALPN %s, MaxRequestBytes %d, BatchBytes %d, MaxInFlight %d, acks %s, idempotence %s, StaticPartitions %v",
-		cfg.TLS.ALPN, cfg.MaxRequestBytes, pc.BatchBytes, pc.MaxInFlight, pc.Acks, o.idempotence, cfg.StaticPartitions)
 	rt, err := rmq.New(cfg)
 	if err != nil {
 		return nil, err
@@ -117,6 +156,14 @@ func produce(ctx context.Context, o *options, msgs []message) (*outcome, error) 
 	if err != nil {
 		return nil, err
 	}
+	eff := p.Config()
+	inFlight := fmt.Sprint(eff.MaxInFlight)
+	if cfg.Upstream {
+		inFlight += " (upstream mode: one Produce in flight per connection)"
+	}
+	logf("runtime: upstream mode %v, ALPN %s (asked %s), MaxRequestBytes %d, BatchBytes %d, MaxMessageBytes %d, MaxInFlight %s, Linger %s, acks %s, idempotence %s, StaticPartitions %v",
+		cfg.Upstream, effectiveALPN(cfg), cfg.TLS.ALPN, effectiveRequestBytes(cfg), eff.BatchBytes, eff.MaxMessageBytes,
+		inFlight, eff.Linger, eff.Acks, idempotenceName(eff.Idempotence), cfg.StaticPartitions)
 	out := &outcome{results: make([]result, len(msgs))}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -196,7 +243,12 @@ func (out *outcome) print(o *options) {
 		len(out.results), secs, delivered, len(out.results)-delivered, m.BatchesSent,
 		float64(delivered)/secs, float64(m.BatchesSent)/secs, m.Retries, m.RecordsSent)
 	if largeSent > 0 {
-		logf("large values: %d sent, %d delivered, %d failed", largeSent, largeDelivered, largeSent-largeDelivered)
+		// The runtime's Result carries no attempt count, so retries are
+		// the producer's batch retries over all values; in upstream mode a
+		// value too large for one QUIC packet travels in a batch of its
+		// own, and a cut request is what upstream's single read causes.
+		logf("large values: %d sent, %d delivered, %d failed; retried: %d batch retries in all (the runtime counts retries per batch, not per value)",
+			largeSent, largeDelivered, largeSent-largeDelivered, m.Retries)
 	}
 	type cause struct {
 		text string

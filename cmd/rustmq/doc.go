@@ -8,8 +8,12 @@
 //	rustmq perf    [flags] TOPIC        a producer performance test
 //
 // Every subcommand takes the connection flags (-brokers, -ca, -cert, -key,
-// -server-name, -alpn, -sasl, -user, -password, -jwt-token-file, ...);
-// `rustmq help SUBCOMMAND` lists a subcommand's own. Exit status: 0 on
+// -server-name, -alpn, -sasl, -user, -password, -jwt-token-file,
+// -static-partitions, -upstream, ...); `rustmq help SUBCOMMAND` lists a
+// subcommand's own. -upstream switches on the runtime's upstream mode
+// (Config.Upstream) for brokers that are upstream RustMQ's: every topic
+// then needs a partition count in -static-partitions, -alpn rustmq and the
+// authentication flags are refused, and -idempotence auto means off. Exit status: 0 on
 // success, 1 when a message failed, a record could not be read or no
 // broker answered in time, 2 for bad usage (a flag value the runtime
 // refuses included), 130 when an interrupt stopped produce (or topics)

@@ -20,7 +20,7 @@ import (
 // onto the runtime's Config.
 type connFlags struct {
 	brokers, ca, cert, key, serverName, alpn string
-	insecure                                 bool
+	insecure, upstream                       bool
 	sasl, user, password, jwtTokenFile       string
 	clientID, static, logLevel               string
 	connectTimeout, requestTimeout           time.Duration
@@ -39,7 +39,8 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.password, "password", "", "SASL password (default: $RUSTMQ_PASSWORD)")
 	fs.StringVar(&f.jwtTokenFile, "jwt-token-file", "", "file holding a JWT bearer token, read at every connection")
 	fs.StringVar(&f.clientID, "client-id", "rustmq-cli", "client id on spans and metrics")
-	fs.StringVar(&f.static, "static-partitions", "", "TOPIC=N,... partition counts for brokers whose metadata lists no topics (upstream RustMQ)")
+	fs.StringVar(&f.static, "static-partitions", "", "TOPIC=N,... partition counts for brokers whose metadata lists no topics (upstream RustMQ; required for every topic with -upstream)")
+	fs.BoolVar(&f.upstream, "upstream", false, "the brokers are upstream RustMQ's: no extensions (probe, authentication, idempotence), no ALPN, one Produce at a time per connection in requests of one QUIC packet; needs -static-partitions")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "bound on one dial (QUIC, TLS and authentication)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "bound on one request")
 	fs.StringVar(&f.logLevel, "log-level", "error", "level of the runtime's logs on stderr: debug, info, warn or error")
@@ -51,6 +52,7 @@ func (f *connFlags) config(e env) (rmq.Config, error) {
 		ClientID:       f.clientID,
 		ConnectTimeout: f.connectTimeout,
 		RequestTimeout: f.requestTimeout,
+		Upstream:       f.upstream,
 		TLS: rmq.TLSConfig{CAFile: f.ca, CertFile: f.cert, KeyFile: f.key, ServerName: f.serverName,
 			InsecureSkipVerify: f.insecure},
 	}

@@ -177,6 +177,7 @@ var configFlags = []struct{ field, flag string }{
 	{"StaticPartitions", "-static-partitions"}, {"Acks", "-acks"}, {"Idempotence", "-idempotence"}, {"BatchSize", "-batch-size"},
 	{"Linger", "-linger"}, {"Compression", "-compression"}, {"DeliveryTimeout", "-delivery-timeout"},
 	{"Partitions", "-partition"}, {"Offsets", "-offset"}, {"Poll", "-poll"},
+	{"Upstream", "-upstream"}, {"Auth", "-sasl or -jwt-token-file"},
 }
 
 // configFlag returns the flag that sets field, "" when none does.

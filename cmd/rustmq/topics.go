@@ -75,7 +75,7 @@ func printMetadata(out io.Writer, md *rmq.Metadata) error {
 	}
 	fmt.Fprintln(w)
 	if len(md.Topics) == 0 {
-		fmt.Fprintln(w, "no topics listed (upstream RustMQ lists none: use -static-partitions with produce and consume)")
+		fmt.Fprintln(w, "no topics listed (upstream RustMQ lists none: use -upstream and -static-partitions with produce and consume)")
 		return w.Flush()
 	}
 	fmt.Fprintln(w, "topics:")

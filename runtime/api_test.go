@@ -17,7 +17,7 @@ func TestProducerAPI(t *testing.T) {
 	for m := range typ.Methods() {
 		got = append(got, m.Name)
 	}
-	want := []string{"Close", "Flush", "Metrics", "Send", "SendAsync", "SendBatch", "Stream"}
+	want := []string{"Close", "Config", "Flush", "Metrics", "Send", "SendAsync", "SendBatch", "Stream"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("exported methods of *Producer: %v, want %v", got, want)
 	}

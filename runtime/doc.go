@@ -91,6 +91,18 @@
 // (Config.Supervision), so the first acknowledgement after a broker comes
 // back follows within about a second.
 //
+// # Upstream RustMQ
+//
+// Upstream RustMQ's broker reads each request with one read of at most
+// 8 KiB, lists no topics in Metadata, answers failures as text, ignores the
+// idempotence headers and lets two requests for one partition overwrite
+// each other's records. Config.Upstream adapts the runtime to it: partition
+// counts from Config.StaticPartitions, no extension requests, no ALPN, one
+// Produce request at a time per connection, each closed so that it fits
+// one QUIC packet. Without it, a broker that behaves like upstream makes
+// messages fail with ErrUpstreamBroker. docs/protocol.md in the repository
+// describes both brokers byte by byte.
+//
 // # Tracing
 //
 // With Config.TracerProvider set, each message gets a "create <topic>" span

@@ -167,6 +167,9 @@ func runPerf(ctx context.Context, e env, args []string) error {
 	run.table(e.stdout, elapsed, *size)
 	if first := run.firstErr.Load(); first != nil {
 		fmt.Fprintf(e.stderr, "rustmq perf: %d records failed; first: %v\n", run.failed.Load(), *first)
+		if errors.Is(*first, rmq.ErrUpstreamBroker) {
+			fmt.Fprintln(e.stderr, upstreamHint("perf"))
+		}
 		return errFailed
 	}
 	return nil

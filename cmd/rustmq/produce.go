@@ -258,6 +258,7 @@ type produceStats struct {
 	accepted, acked, failed, lost atomic.Int64
 	mu                            sync.Mutex // serialises lines on stderr
 	firstErrs                     int
+	upstreamHinted                bool
 	progressMu                    sync.Mutex
 	progressLineWritten           bool
 }
@@ -278,6 +279,17 @@ func (st *produceStats) fail(err error, w io.Writer) {
 		st.clearProgressLocked(w)
 		fmt.Fprintln(w, "rustmq produce: more failures; see the summary")
 	}
+	if !st.upstreamHinted && errors.Is(err, rmq.ErrUpstreamBroker) {
+		st.upstreamHinted = true
+		st.clearProgressLocked(w)
+		fmt.Fprintln(w, upstreamHint("produce"))
+	}
+}
+
+// upstreamHint is the CLI's advice for an error matching
+// rmq.ErrUpstreamBroker, whose text names the runtime's settings.
+func upstreamHint(cmd string) string {
+	return "rustmq " + cmd + ": the broker behaves like upstream RustMQ: run with -upstream and -static-partitions TOPIC=PARTITIONS"
 }
 
 // note writes one line to w, clearing the progress line first.

@@ -101,7 +101,8 @@ func upstreamLike(t *testing.T, topics map[string]int) (addr, ca string, probes,
 // TestUpstreamLikeBroker: against a broker that behaves like upstream,
 // produce without -upstream fails naming the mode and the CLI's flags for
 // it; with -upstream and -static-partitions every line is delivered, no
-// probe is sent and no two Produce requests of the connection overlap.
+// probe is sent and no two Produce requests of the connection overlap, and
+// consume -upstream reads them all back.
 func TestUpstreamLikeBroker(t *testing.T) {
 	addr, ca, probes, overlapped := upstreamLike(t, map[string]int{"orders": 2})
 	base := []string{"-brokers", addr, "-ca", ca}
@@ -131,5 +132,12 @@ func TestUpstreamLikeBroker(t *testing.T) {
 	}
 	if n := overlapped.Load(); n != 0 {
 		t.Errorf("%d Produce requests overlapped another on their connection with -upstream, want none", n)
+	}
+	r = rustmq(t, "", append(append([]string{"consume"}, base...), "-upstream", "-static-partitions", "orders=2", "-messages", "300", "-format", `%k\n`, "orders")...).ok(t, "consume -upstream")
+	if n := strings.Count(r.stdout, "\n"); n != 300 {
+		t.Fatalf("consume -upstream printed %d records, want 300", n)
+	}
+	if n := probes.Load(); n != 0 {
+		t.Errorf("%d capabilities probes sent by consume -upstream, want none", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -43,6 +44,9 @@ type Runtime struct {
 	certPrincipal string
 	// hooks are the tests' (see Config.hooks); nil otherwise.
 	hooks *testHooks
+
+	// actorLogOff silences protoactor's logger once the system is shut down.
+	actorLogOff *atomic.Bool
 
 	mu        sync.Mutex
 	live      map[*Producer]struct{}
@@ -121,9 +125,10 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, &ConfigError{Field: "TLS", Value: cfg.TLS.CAFile, Reason: err.Error(), Err: err}
 	}
+	logOff := new(atomic.Bool)
 	opts := []actor.ConfigOption{
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(demoteHandler{log.Handler()}).With("lib", "protoactor")
+			return slog.New(demoteHandler{log.Handler(), logOff}).With("lib", "protoactor")
 		}),
 		actor.WithDeadLetterThrottleInterval(100 * time.Millisecond),
 	}
@@ -135,12 +140,13 @@ func New(cfg Config) (*Runtime, error) {
 		opts = append(opts, actor.WithMetricProviders(mp))
 	}
 	r := &Runtime{
-		hooks:  cfg.hooks,
-		cfg:    cfg,
-		sys:    actor.NewActorSystem(opts...),
-		health: actors.NewHealthRegistry(),
-		log:    log,
-		live:   make(map[*Producer]struct{}),
+		hooks:       cfg.hooks,
+		actorLogOff: logOff,
+		cfg:         cfg,
+		sys:         actor.NewActorSystem(opts...),
+		health:      actors.NewHealthRegistry(),
+		log:         log,
+		live:        make(map[*Producer]struct{}),
 	}
 	for _, addr := range cfg.Brokers {
 		r.health.Register(addr)
@@ -396,6 +402,7 @@ func (r *Runtime) shutdown() {
 		_ = r.sys.Root.StopFuture(r.top).Wait()
 	}
 	r.sys.Shutdown()
+	r.actorLogOff.Store(true)
 	if r.inst != nil {
 		_ = r.inst.runtimeReg.Unregister()
 	}

@@ -38,6 +38,7 @@ type batch struct {
 	pid, seq   uint64
 	stamped    bool
 	sends      int // attempts made
+	cuts       int // attempts an upstream broker's single read cut short
 	failures   int // failed attempts
 	inFlight   bool
 	viaActor   bool // the attempt in flight went through the connection actor's mailbox

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rustmq/rustmq-go/supervision"
-	"github.com/rustmq/rustmq-go/transport"
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
@@ -636,9 +635,6 @@ func runRequest(cfg *BatcherConfig, sys *actor.ActorSystem, self *actor.PID, sto
 	cancel()
 	live.observe(err)
 	base, err := parseProduce(body, err, len(bt.recs), cfg.Acks.Level == wire.AckNone)
-	if cfg.Upstream && err != nil {
-		err = classifyUpstream(err, 1+len(bt.body) > transport.OneDatagramBytes)
-	}
 	m := &reqDone{bt: bt, reqID: reqID, base: base, err: err, principal: live.Principal}
 	tell := func() {
 		select {

@@ -20,6 +20,9 @@ import (
 func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 	r := b.run
 	bt.failures++
+	if b.cfg.Upstream {
+		err = b.classifyUpstream(bt, err)
+	}
 	bt.lastErr = &ProduceError{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Broker: bt.addr, Principal: principal, Err: err}
 	r.lastFail = bt.lastErr
 	endSendSpan(bt, err)

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/rustmq/rustmq-go/transport"
@@ -32,6 +33,30 @@ type UpstreamRefusal struct {
 	Retriable bool
 	// Reason says how the text was read.
 	Reason string
+	// cut says the broker's single read got part of the request only.
+	cut bool
+}
+
+// UpstreamMaxCuts is how many times a request may be cut by an upstream
+// broker's single read before its records fail: a record too large for
+// one QUIC packet holds its partition back while it is retried, and on a
+// slow link it may never arrive whole.
+const UpstreamMaxCuts = 3
+
+// classifyUpstream classifies a failed attempt of bt (upstream mode) and
+// counts the cuts: once UpstreamMaxCuts is reached, a cut request is no
+// longer retried. Called on the batcher's goroutine.
+func (b *batcher) classifyUpstream(bt *batch, err error) error {
+	err = classifyUpstream(err, 1+len(bt.body) > transport.OneDatagramBytes)
+	if u, ok := err.(*UpstreamRefusal); ok && u.cut {
+		bt.cuts++
+		if bt.cuts >= UpstreamMaxCuts {
+			u.Retriable = false
+			u.Reason = fmt.Sprintf("the broker's single read cut the request %d times: given up; a request of at most %d bytes travels in one packet (see MaxMessageBytes)",
+				bt.cuts, transport.OneDatagramBytes)
+		}
+	}
+	return err
 }
 
 // Error implements the error interface.
@@ -59,7 +84,7 @@ func classifyUpstream(err error, multi bool) error {
 	switch {
 	case strings.HasPrefix(msg, "Serialization error: io error"):
 		if multi {
-			u.Retriable, u.Reason = true, "the request spanned several QUIC packets and the broker's single read did not get them all; nothing was applied"
+			u.Retriable, u.cut, u.Reason = true, true, "the request spanned several QUIC packets and the broker's single read did not get them all; nothing was applied"
 		} else {
 			u.Reason = "the broker could not decode a request sent whole in one packet: not retried"
 		}

@@ -345,6 +345,8 @@ up_shaped "upstream mode behind 20 Mbit/s: 10,000 keyed messages of 10 B..1 KiB,
 	-- -upstream -messages 10000 -alpn none
 up_shaped "upstream mode behind 1 Gbit/s: 10,000 messages, 5% of values 2-6 KiB, cut requests retried" 1gbit \
 	-- -upstream -messages 10000 -large-fraction 0.05 -allow-large-failures -alpn none
+up_shaped "upstream mode behind 100 Mbit/s: 10,000 messages, 5% of values 2-6 KiB, a request cut 3 times given up, the ordinary ones delivered" 100mbit \
+	-- -upstream -messages 10000 -large-fraction 0.05 -allow-large-failures -alpn none
 
 # ALPN auto against old quinn (APPLICATION_ERROR 0x0c on the refused ALPN):
 # the retry without ALPN needs a server whose accept loop survives the failed

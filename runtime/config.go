@@ -202,7 +202,8 @@ type Config struct {
 	//   - closes batches so that a request fits in one QUIC packet
 	//     (transport.OneDatagramBytes); a message too large for that is
 	//     sent alone and may be cut by the broker's single read, in which
-	//     case the broker applied nothing and the runtime retries it;
+	//     case the broker applied nothing and the runtime retries it, up
+	//     to three cuts (actors.UpstreamMaxCuts), then fails it;
 	//   - classifies upstream's error texts (retriable or not, see the
 	//     protocol document).
 	//

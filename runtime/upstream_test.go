@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rustmq/rustmq-go/actors"
 	"github.com/rustmq/rustmq-go/broker"
 	rmq "github.com/rustmq/rustmq-go/runtime"
 	"github.com/rustmq/rustmq-go/transport"
@@ -370,4 +372,29 @@ func TestIdempotenceHeadersRefused(t *testing.T) {
 func isConfigErr(err error, field string) bool {
 	ce, ok := errors.AsType[*rmq.ConfigError](err)
 	return ok && ce.Field == field
+}
+
+// TestUpstreamModeCutRequestGivesUp: a record too large for one packet
+// that the broker's single read keeps cutting fails after
+// actors.UpstreamMaxCuts attempts, saying so, and the partition moves on.
+func TestUpstreamModeCutRequestGivesUp(t *testing.T) {
+	t.Parallel()
+	r := startUpstreamRig(t, map[string]int{"t": 1})
+	rt := upstreamRuntime(t, r, map[string]int{"t": 1}, func(c *rmq.Config) {
+		c.RetryBackoff.Initial, c.RetryBackoff.Max = time.Millisecond, 5*time.Millisecond
+	})
+	p := newProducer(t, rt, "t", rmq.ProducerConfig{})
+	r.b.FailNext(broker.Fault{RequestType: wire.TypeProduce, Topic: "t", Partition: -1, Count: actors.UpstreamMaxCuts,
+		Answer: broker.ErrorFrame("Serialization error: io error: unexpected end of file")})
+	ctx := ctxTimeout(t, 30*time.Second)
+	_, err := p.Send(ctx, &rmq.Message{Payload: make([]byte, 3000)})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("cut the request %d times", actors.UpstreamMaxCuts)) {
+		t.Fatalf("a request cut on every attempt: %v, want it given up after %d cuts", err, actors.UpstreamMaxCuts)
+	}
+	if got := p.Metrics().Retries; got != actors.UpstreamMaxCuts-1 {
+		t.Errorf("%d retries, want %d", got, actors.UpstreamMaxCuts-1)
+	}
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("next")}); err != nil {
+		t.Fatalf("the next message: %v", err)
+	}
 }

@@ -1,0 +1,234 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rustmq/rustmq-go/broker"
+	rmq "github.com/rustmq/rustmq-go/runtime"
+	"github.com/rustmq/rustmq-go/transport"
+	"github.com/rustmq/rustmq-go/transport/compress"
+	"github.com/rustmq/rustmq-go/transport/wire"
+)
+
+// An adversarial review of upstream mode: each test drives the runtime
+// through real QUIC sockets against the development broker made to look
+// like upstream (startUpstreamRig), and checks what the mode promises:
+// one-packet requests, no overlapping Produce on a connection, one result
+// per accepted message, records stored once where they were acknowledged.
+
+// reviewSent is one message sent by sendTracked and what came of it.
+type reviewSent struct {
+	msg   *rmq.Message
+	calls atomic.Int32
+	res   *rmq.Result
+	err   error
+}
+
+// sendTracked sends msgs with SendAsync and returns their trackers and a
+// wait that returns once every accepted message has had its callback (or
+// fails the test after d). A message SendAsync refuses is recorded with
+// the refusal and counts as its one result.
+func sendTracked(t *testing.T, ctx context.Context, p *rmq.Producer, msgs []*rmq.Message, d time.Duration) ([]*reviewSent, func()) {
+	t.Helper()
+	sent := make([]*reviewSent, len(msgs))
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		s := &reviewSent{msg: m}
+		sent[i] = s
+		wg.Add(1)
+		if err := p.SendAsync(ctx, m, func(res *rmq.Result, err error) {
+			if s.calls.Add(1) == 1 {
+				s.res, s.err = res, err
+				wg.Done()
+			}
+		}); err != nil {
+			s.calls.Add(1)
+			s.err = err
+			wg.Done()
+		}
+	}
+	wait := func() {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(d):
+			missing := 0
+			for _, s := range sent {
+				if s.calls.Load() == 0 {
+					missing++
+				}
+			}
+			t.Fatalf("%d of %d messages had no result after %v", missing, len(msgs), d)
+		}
+		// A second callback would come soon after the first, if at all.
+		time.Sleep(20 * time.Millisecond)
+		for i, s := range sent {
+			if n := s.calls.Load(); n != 1 {
+				t.Errorf("message %d: %d results, want exactly one", i, n)
+			}
+		}
+	}
+	return sent, wait
+}
+
+// checkStoredOnce checks that every message of sent that succeeded is
+// stored exactly once, at the partition and offset it was acknowledged
+// with (values must be unique), and that no failed message is stored.
+// It returns how many succeeded.
+func checkStoredOnce(t *testing.T, b *broker.Broker, topics map[string]int, sent []*reviewSent, decode bool) int {
+	t.Helper()
+	type place struct {
+		topic string
+		part  int32
+		off   int64
+	}
+	where := map[string][]place{}
+	for topic, n := range topics {
+		for part := range n {
+			for off, rec := range b.Records(topic, uint32(part)) {
+				v := rec.Value
+				if decode {
+					var err error
+					if v, err = compress.DecodeValue(&rec); err != nil {
+						t.Fatalf("%s/%d@%d: %v", topic, part, off, err)
+					}
+				}
+				where[string(v)] = append(where[string(v)], place{topic, int32(part), int64(off)})
+			}
+		}
+	}
+	ok := 0
+	for i, s := range sent {
+		got := where[string(s.msg.Payload)]
+		if s.err != nil {
+			if len(got) != 0 {
+				t.Errorf("message %d failed (%v) yet is stored %d times", i, s.err, len(got))
+			}
+			continue
+		}
+		ok++
+		if len(got) != 1 {
+			t.Errorf("message %d acknowledged, stored %d times", i, len(got))
+			continue
+		}
+		if s.res.Offset >= 0 && (got[0].topic != s.res.Topic || got[0].part != s.res.Partition || got[0].off != s.res.Offset) {
+			t.Errorf("message %d acknowledged at %s/%d@%d, stored at %s/%d@%d", i, s.res.Topic, s.res.Partition, s.res.Offset, got[0].topic, got[0].part, got[0].off)
+		}
+	}
+	return ok
+}
+
+// TestUpstreamReviewLongTopicFitsPacket: with the longest topic name the
+// protocol allows (249 bytes, so the request head is 269 bytes), headers,
+// keyed and keyless messages, and compressible values of 1 to 4 KiB that
+// the codec shrinks, every request still fits one QUIC packet, for each
+// codec, and every message is stored once where it was acknowledged.
+func TestUpstreamReviewLongTopicFitsPacket(t *testing.T) {
+	t.Parallel()
+	topic := strings.Repeat("T", wire.MaxTopicNameBytes)
+	for _, codec := range []compress.Codec{compress.None, compress.LZ4, compress.Zstd, compress.Gzip} {
+		t.Run(codec.String(), func(t *testing.T) {
+			t.Parallel()
+			topics := map[string]int{topic: 3}
+			r := startUpstreamRig(t, topics)
+			rt := upstreamRuntime(t, r, topics, nil)
+			p := newProducer(t, rt, topic, rmq.ProducerConfig{Compression: codec, Linger: 5 * time.Millisecond})
+			rnd := rand.New(rand.NewSource(7))
+			var msgs []*rmq.Message
+			for i := range 300 {
+				size := 10 + rnd.Intn(780) // fits alone beside the long head
+				if codec != compress.None && i%3 == 0 {
+					size = 1024 + rnd.Intn(3000) // compressed to a few dozen bytes
+				}
+				v := bytes.Repeat([]byte{'v'}, size)
+				copy(v, fmt.Sprintf("%05d-", i))
+				m := &rmq.Message{Payload: v, Headers: []rmq.Header{{Key: "h", Value: []byte("x")}}}
+				if i%2 == 0 {
+					m.Key = fmt.Appendf(nil, "k%d", i%17)
+				}
+				msgs = append(msgs, m)
+			}
+			sent, wait := sendTracked(t, ctxTimeout(t, 20*time.Second), p, msgs, 20*time.Second)
+			wait()
+			for i, s := range sent {
+				if s.err != nil {
+					t.Fatalf("message %d: %v", i, s.err)
+				}
+			}
+			if ok := checkStoredOnce(t, r.b, topics, sent, true); ok != len(msgs) {
+				t.Errorf("%d of %d delivered", ok, len(msgs))
+			}
+			produces, maxBytes, overlapped := r.stats()
+			t.Logf("%s: %d requests, largest frame %d bytes", codec, produces, maxBytes)
+			if maxBytes > transport.OneDatagramBytes {
+				t.Errorf("a Produce frame of %d bytes with a %d-byte topic: more than one packet (%d)", maxBytes, len(topic), transport.OneDatagramBytes)
+			}
+			if overlapped != 0 {
+				t.Errorf("%d overlapping Produce requests", overlapped)
+			}
+		})
+	}
+}
+
+// TestUpstreamReviewRouting: a message naming another topic that has a
+// static partition count goes to that topic; a keyless message lands on
+// one of the topic's partitions; an explicit partition within the count is
+// kept, and one beyond it is refused with ErrInvalidPartition, stored
+// nowhere.
+func TestUpstreamReviewRouting(t *testing.T) {
+	t.Parallel()
+	topics := map[string]int{"a": 2, "b": 3}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, topics, nil)
+	p := newProducer(t, rt, "a", rmq.ProducerConfig{})
+	ctx := ctxTimeout(t, 20*time.Second)
+
+	res, err := p.Send(ctx, &rmq.Message{Topic: "b", Partition: 2, ExplicitPartition: true, Payload: []byte("to-b2")})
+	if err != nil {
+		t.Fatalf("a message to b/2: %v", err)
+	}
+	if res.Topic != "b" || res.Partition != 2 {
+		t.Errorf("a message to b/2 acknowledged at %s/%d", res.Topic, res.Partition)
+	}
+	if recs := r.b.Records("b", 2); len(recs) != 1 || string(recs[0].Value) != "to-b2" {
+		t.Errorf("b/2 holds %d records, want the one sent", len(recs))
+	}
+	for i := range 20 {
+		res, err := p.Send(ctx, &rmq.Message{Payload: fmt.Appendf(nil, "keyless-%d", i)})
+		if err != nil {
+			t.Fatalf("keyless %d: %v", i, err)
+		}
+		if res.Topic != "a" || res.Partition < 0 || res.Partition >= 2 {
+			t.Fatalf("keyless %d at %s/%d", i, res.Topic, res.Partition)
+		}
+	}
+	for _, m := range []*rmq.Message{
+		{Partition: 2, ExplicitPartition: true, Payload: []byte("a2")},
+		{Topic: "b", Partition: 3, ExplicitPartition: true, Payload: []byte("b3")},
+		{Topic: "b", Partition: 1 << 20, ExplicitPartition: true, Payload: []byte("b-huge")},
+	} {
+		start := time.Now()
+		_, err := p.Send(ctx, m)
+		if !errors.Is(err, rmq.ErrInvalidPartition) {
+			t.Errorf("%s/%d beyond the static count: %v, want ErrInvalidPartition", m.Topic, m.Partition, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s/%d refused after %v", m.Topic, m.Partition, d)
+		}
+	}
+	total := len(r.b.Records("a", 0)) + len(r.b.Records("a", 1))
+	if total != 20 {
+		t.Errorf("topic a holds %d records, want the 20 keyless ones", total)
+	}
+}

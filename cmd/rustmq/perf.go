@@ -107,6 +107,7 @@ func runPerf(ctx context.Context, e env, args []string) error {
 		reporter.Go(func() { run.live(e.stdout, *report, stopReport) })
 	}
 	var wg sync.WaitGroup
+	var callbacks sync.WaitGroup // of the records accepted
 	var issued atomic.Int64
 	for range *workers {
 		wg.Go(func() {
@@ -142,8 +143,13 @@ func runPerf(ctx context.Context, e env, args []string) error {
 					m.Key = keyList[int(n)%len(keyList)]
 				}
 				sent := time.Now()
-				err := p.SendAsync(abort, m, func(_ *rmq.Result, err error) { run.done(sent, *size, err) })
+				callbacks.Add(1)
+				err := p.SendAsync(abort, m, func(_ *rmq.Result, err error) {
+					defer callbacks.Done()
+					run.done(sent, *size, err)
+				})
 				if err != nil {
+					callbacks.Done()
 					run.done(sent, *size, err)
 					if errors.Is(err, rmq.ErrClosed) || abort.Err() != nil {
 						return
@@ -161,6 +167,8 @@ func runPerf(ctx context.Context, e env, args []string) error {
 	if err := p.Close(closeCtx); err != nil && abort.Err() == nil {
 		fmt.Fprintf(e.stderr, "rustmq perf: close: %v\n", err)
 	}
+	waitCallbacks(&callbacks, 5*time.Second) // Close does not wait past its context
+
 	elapsed := time.Since(run.start)
 	close(stopReport)
 	reporter.Wait()

@@ -99,6 +99,7 @@ An interrupt (Ctrl-C, SIGTERM) stops reading and waits for what was sent; a seco
 	// stops reading, and what was accepted is still delivered, until a
 	// second interrupt (or Close's deadline).
 	abort := e.abortCtx()
+	var callbacks sync.WaitGroup // of the messages accepted
 	var readErr error
 	interrupted := false
 	lastLine := 0
@@ -139,7 +140,9 @@ read:
 			continue
 		}
 		n := ln.n
+		callbacks.Add(1)
 		err := p.SendAsync(abort, m, func(_ *rmq.Result, err error) {
+			defer callbacks.Done()
 			if err != nil {
 				st.lost.Add(1)
 				st.fail(fmt.Errorf("line %d: %w", n, err), e.stderr)
@@ -148,6 +151,7 @@ read:
 			st.acked.Add(1)
 		})
 		if err != nil {
+			callbacks.Done()
 			st.fail(fmt.Errorf("line %d: %w", n, err), e.stderr)
 			if abort.Err() != nil || errors.Is(err, rmq.ErrClosed) {
 				break
@@ -167,6 +171,10 @@ read:
 	if err := p.Close(closeCtx); err != nil && abort.Err() == nil {
 		st.note(e.stderr, fmt.Sprintf("rustmq produce: close: %v", err))
 	}
+	// Close does not wait past its context for the callbacks of the
+	// messages it failed: wait for them here (briefly), so that the
+	// summary counts every message.
+	waitCallbacks(&callbacks, 5*time.Second)
 	stopProgress()
 	st.summary(e.stderr, topic)
 	switch {
@@ -358,4 +366,16 @@ func plural(n int64, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// waitCallbacks waits until wg is done, at most d.
+func waitCallbacks(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"strings"
 	"sync"
@@ -231,4 +232,198 @@ func TestUpstreamReviewRouting(t *testing.T) {
 	if total != 20 {
 		t.Errorf("topic a holds %d records, want the 20 keyless ones", total)
 	}
+}
+
+// waitProduces waits until the rig has read n Produce requests.
+func (r *upstreamRig) waitProduces(t *testing.T, n int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if got, _, _ := r.stats(); got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			got, _, _ := r.stats()
+			t.Fatalf("the broker read %d Produce requests in %v, want %d", got, d, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// stallPartition0 makes the broker hold its answer to the next Produce for
+// partition 0 of topic for hold, then reset the stream: nothing of it is
+// applied.
+func stallPartition0(r *upstreamRig, topic string, hold time.Duration) {
+	r.b.FailNext(broker.Fault{RequestType: wire.TypeProduce, Topic: topic, Partition: 0, Count: 1, Delay: hold, ResetStream: true})
+}
+
+func explicitMsgs(topic string, parts, each int, tag string) []*rmq.Message {
+	var msgs []*rmq.Message
+	for i := range each {
+		for part := range parts {
+			msgs = append(msgs, &rmq.Message{Topic: topic, Partition: int32(part), ExplicitPartition: true, Payload: fmt.Appendf(nil, "%s-%d-%d", tag, part, i)})
+		}
+	}
+	return msgs
+}
+
+// TestUpstreamReviewStalledProduceReleasesSlot: the broker stops answering
+// one Produce (partition 0) while the other partitions' requests wait for
+// the connection's one Produce slot. The stalled request times out at
+// RequestTimeout and frees the slot; the waiting ones end as
+// ErrQueuedTooLong, are retried, and everything is delivered once, well
+// before the broker's stall ends, with the connection kept: the waiting
+// requests were never sent, so they do not count toward
+// MaxConsecutiveTimeouts (2 here, and three partitions waited).
+func TestUpstreamReviewStalledProduceReleasesSlot(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "s", 4
+	topics := map[string]int{topic: parts}
+	r := startUpstreamRig(t, topics)
+	const reqTimeout = 400 * time.Millisecond
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) {
+		c.RequestTimeout = reqTimeout
+		c.MaxConsecutiveTimeouts = 2
+		c.RetryBackoff.Initial, c.RetryBackoff.Max = time.Millisecond, 5*time.Millisecond
+		c.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: -1})
+	ctx := ctxTimeout(t, 20*time.Second)
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
+		t.Fatal(err)
+	}
+	stallPartition0(r, topic, 5*time.Second)
+	start := time.Now()
+	first, waitFirst := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
+	r.waitProduces(t, 2, 5*time.Second) // the stalled request is at the broker
+	var others []*rmq.Message
+	for part := 1; part < parts; part++ {
+		others = append(others, &rmq.Message{Partition: int32(part), ExplicitPartition: true, Payload: fmt.Appendf(nil, "queued-%d", part)})
+	}
+	queued, waitQueued := sendTracked(t, ctx, p, others, 10*time.Second)
+	waitQueued()
+	tookQueued := time.Since(start)
+	waitFirst()
+	took := time.Since(start)
+	all := append(first, queued...)
+	for i, s := range all {
+		if s.err != nil {
+			t.Errorf("message %d: %v", i, s.err)
+		}
+	}
+	if ok := checkStoredOnce(t, r.b, topics, all, false); ok != len(all) {
+		t.Errorf("%d of %d delivered", ok, len(all))
+	}
+	t.Logf("queued partitions delivered after %v, the stalled one after %v, %d retries", tookQueued.Round(time.Millisecond), took.Round(time.Millisecond), p.Metrics().Retries)
+	if took > 4*time.Second {
+		t.Errorf("delivery took %v: the stalled request held the slot past its RequestTimeout %v", took, reqTimeout)
+	}
+	if tookQueued < reqTimeout/2 {
+		t.Errorf("the queued partitions were delivered after %v, while the slot was held: did a second Produce go out beside the stalled one?", tookQueued)
+	}
+	if h := rt.Health(); len(h) != 1 || h[0].Restarts != 0 || h[0].State != "connected" {
+		t.Errorf("Health = %+v: want the connection kept (one real timeout of %d allowed)", h, 2)
+	}
+}
+
+// TestUpstreamReviewCloseWhileQueued: Close with a short context while one
+// Produce is stalled at the broker and the other partitions' batches wait
+// for the slot: Close returns within its bound (plus the abort grace),
+// every accepted message has exactly one result, no failed message is
+// stored, and (TestMain's goleak) no goroutine is left behind.
+func TestUpstreamReviewCloseWhileQueued(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "c", 4
+	topics := map[string]int{topic: parts}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.RequestTimeout = 3 * time.Second })
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: -1})
+	ctx := ctxTimeout(t, 20*time.Second)
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
+		t.Fatal(err)
+	}
+	stallPartition0(r, topic, 10*time.Second)
+	first, waitFirst := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
+	r.waitProduces(t, 2, 5*time.Second)
+	queued, waitQueued := sendTracked(t, ctx, p, explicitMsgs(topic, parts, 5, "queued"), 10*time.Second)
+	time.Sleep(50 * time.Millisecond) // the other partitions' requests wait at the slot
+	closeCtx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := rt.Close(closeCtx)
+	took := time.Since(start)
+	t.Logf("Close: %v after %v", err, took.Round(time.Millisecond))
+	if took > 300*time.Millisecond+6*time.Second {
+		t.Errorf("Close took %v with a 300ms context", took)
+	}
+	waitFirst()
+	waitQueued()
+	all := append(first, queued...)
+	failed := 0
+	for _, s := range all {
+		if s.err != nil {
+			failed++
+		}
+	}
+	t.Logf("%d of %d messages failed at Close", failed, len(all))
+	if failed == 0 {
+		t.Errorf("every message delivered though partition 0 was stalled past Close")
+	}
+	checkStoredOnce(t, r.b, topics, all, false)
+	if produces, _, overlapped := r.stats(); overlapped != 0 {
+		t.Errorf("%d of %d Produce requests overlapped another on the connection", overlapped, produces)
+	}
+}
+
+// TestUpstreamReviewCancelWhileQueued: messages whose contexts are
+// cancelled while their batches wait for the connection's Produce slot
+// each get exactly one result, and one that fails is stored nowhere.
+func TestUpstreamReviewCancelWhileQueued(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "x", 4
+	topics := map[string]int{topic: parts}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.RequestTimeout = 600 * time.Millisecond })
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: -1})
+	ctx := ctxTimeout(t, 20*time.Second)
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
+		t.Fatal(err)
+	}
+	stallPartition0(r, topic, 5*time.Second)
+	first, waitFirst := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
+	r.waitProduces(t, 2, 5*time.Second)
+	msgCtx, cancel := context.WithCancel(ctx)
+	queued, waitQueued := sendTracked(t, msgCtx, p, explicitMsgs(topic, parts, 5, "cancelled"), 10*time.Second)
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	start := time.Now()
+	waitQueued()
+	t.Logf("the cancelled messages' results after %v", time.Since(start).Round(time.Millisecond))
+	waitFirst()
+	all := append(first, queued...)
+	failed := 0
+	for _, s := range queued {
+		if s.err != nil {
+			failed++
+			if !errors.Is(s.err, context.Canceled) {
+				t.Errorf("a cancelled message failed with %v, want context.Canceled", s.err)
+			}
+		}
+	}
+	t.Logf("%d of %d cancelled messages failed", failed, len(queued))
+	if first[0].err != nil {
+		t.Errorf("the stalled message (its context not cancelled): %v", first[0].err)
+	}
+	checkStoredOnce(t, r.b, topics, all, false)
+	// Nothing left behind: the next messages go through.
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("after"), Partition: 3, ExplicitPartition: true}); err != nil {
+		t.Errorf("a message after the cancelled ones: %v", err)
+	}
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
 }

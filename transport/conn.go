@@ -148,6 +148,7 @@ func (c *Conn) Do(ctx context.Context, reqType byte, body []byte) ([]byte, error
 			ErrRequestTooLarge, requestName(reqType), len(body), c.maxReq)
 	}
 	if c.produceSlot != nil && reqType == wire.TypeProduce {
+		queued := time.Now()
 		select {
 		case c.produceSlot <- struct{}{}:
 			defer func() { <-c.produceSlot }()
@@ -155,6 +156,29 @@ func (c *Conn) Do(ctx context.Context, reqType byte, body []byte) ([]byte, error
 			return nil, fmt.Errorf("%w: %w", ErrQueuedTooLong, c.ctxErr(ctx, reqType))
 		case <-c.ctx.Done():
 			return nil, context.Cause(c.ctx)
+		}
+		if waited := time.Since(queued); waited > 0 {
+			if ctx.Err() != nil {
+				// The slot came as ctx ended: still never sent.
+				return nil, fmt.Errorf("%w: %w", ErrQueuedTooLong, c.ctxErr(ctx, reqType))
+			}
+			if deadline, ok := ctx.Deadline(); ok {
+				// The caller's deadline bounds the round trip: the wait
+				// for the slot must not eat it, or a request taken off
+				// the queue just before its deadline would be sent, time
+				// out at once while the broker applies it, and be retried
+				// (stored twice) and counted as the broker's silence.
+				var cancel context.CancelFunc
+				parent := ctx
+				ctx, cancel = context.WithDeadline(context.WithoutCancel(parent), deadline.Add(waited))
+				defer cancel()
+				stop := context.AfterFunc(parent, func() {
+					if errors.Is(parent.Err(), context.Canceled) {
+						cancel() // withdrawn by the caller, not merely late
+					}
+				})
+				defer stop()
+			}
 		}
 	}
 	return c.roundTrip(ctx, reqType, body)

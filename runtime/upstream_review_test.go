@@ -427,3 +427,221 @@ func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
 }
+
+// TestUpstreamReviewAcksNone: with AcksNone every message gets one result
+// without an offset, all are stored, and requests still travel one at a
+// time in one packet each.
+func TestUpstreamReviewAcksNone(t *testing.T) {
+	t.Parallel()
+	const topic = "n"
+	topics := map[string]int{topic: 3}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, topics, nil)
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Acks: rmq.AcksNone})
+	if got := p.Config().Idempotence; got != rmq.IdempotenceOff {
+		t.Errorf("Idempotence %v with AcksNone in upstream mode", got)
+	}
+	var msgs []*rmq.Message
+	for i := range 400 {
+		msgs = append(msgs, &rmq.Message{Key: fmt.Appendf(nil, "k%d", i%11), Payload: fmt.Appendf(bytes.Repeat([]byte{'n'}, i%300), "-%d", i)})
+	}
+	sent, wait := sendTracked(t, ctxTimeout(t, 20*time.Second), p, msgs, 20*time.Second)
+	wait()
+	for i, s := range sent {
+		if s.err != nil {
+			t.Fatalf("message %d: %v", i, s.err)
+		}
+		if s.res.Offset != -1 {
+			t.Fatalf("message %d: offset %d with AcksNone, want -1", i, s.res.Offset)
+		}
+	}
+	if err := p.Flush(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if ok := checkStoredOnce(t, r.b, topics, sent, false); ok != len(msgs) {
+		t.Errorf("%d of %d stored", ok, len(msgs))
+	}
+	produces, maxBytes, overlapped := r.stats()
+	if maxBytes > transport.OneDatagramBytes || overlapped != 0 {
+		t.Errorf("%d requests, the largest %d bytes, %d overlapped", produces, maxBytes, overlapped)
+	}
+}
+
+// TestUpstreamReviewBrokerRestart: the broker stops and comes back on the
+// same address mid-stream. Every message gets one result and succeeds
+// (the delivery timeout is far away); each acknowledged message is stored
+// at the place it was acknowledged with; per-key order holds among the
+// acknowledged offsets. Retries after the loss may store a batch twice
+// (no idempotence upstream): counted and logged, not failed.
+func TestUpstreamReviewBrokerRestart(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "r", 4
+	topics := map[string]int{topic: parts}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) {
+		c.RetryBackoff.Initial, c.RetryBackoff.Max = 5*time.Millisecond, 50*time.Millisecond
+	})
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: time.Millisecond})
+	ctx := ctxTimeout(t, 30*time.Second)
+	var msgs []*rmq.Message
+	for i := range 600 {
+		msgs = append(msgs, &rmq.Message{Key: fmt.Appendf(nil, "k%d", i%23), Payload: fmt.Appendf(nil, "restart-%05d", i)})
+	}
+	var sent []*reviewSent
+	var waits []func()
+	for i := 0; i < len(msgs); i += 100 {
+		s, w := sendTracked(t, ctx, p, msgs[i:i+100], 25*time.Second)
+		sent, waits = append(sent, s...), append(waits, w)
+		if i == 200 {
+			if err := r.b.StopNode(0); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(150 * time.Millisecond)
+			if err := r.b.StartNode(0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, w := range waits {
+		w()
+	}
+	stored := map[int32][]wire.Record{}
+	for part := range int32(parts) {
+		stored[part] = r.b.Records(topic, uint32(part))
+	}
+	copies := map[string]int{}
+	for _, recs := range stored {
+		for _, rec := range recs {
+			copies[string(rec.Value)]++
+		}
+	}
+	dups := 0
+	last := map[string]int64{}
+	for i, s := range sent {
+		if s.err != nil {
+			t.Errorf("message %d: %v", i, s.err)
+			continue
+		}
+		recs := stored[s.res.Partition]
+		if s.res.Offset < 0 || s.res.Offset >= int64(len(recs)) || !bytes.Equal(recs[s.res.Offset].Value, s.msg.Payload) {
+			t.Errorf("message %d acknowledged at %d/%d, not stored there", i, s.res.Partition, s.res.Offset)
+			continue
+		}
+		if copies[string(s.msg.Payload)] > 1 {
+			dups++
+		}
+		k := string(s.msg.Key)
+		if prev, ok := last[k]; ok && s.res.Offset <= prev {
+			t.Errorf("key %s: message %d at %d, after an earlier one at %d", k, i, s.res.Offset, prev)
+		}
+		last[k] = s.res.Offset
+	}
+	produces, maxBytes, overlapped := r.stats()
+	t.Logf("%d messages, %d stored more than once, %d requests, %d retries, Health %+v", len(sent), dups, produces, p.Metrics().Retries, rt.Health())
+	if maxBytes > transport.OneDatagramBytes || overlapped != 0 {
+		t.Errorf("the largest request %d bytes, %d overlapped", maxBytes, overlapped)
+	}
+}
+
+// TestUpstreamReviewReader: records written in upstream mode are read
+// back by a Reader, which takes the partition count from StaticPartitions
+// since the broker lists no topics.
+func TestUpstreamReviewReader(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "rd", 3
+	topics := map[string]int{topic: parts}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, topics, nil)
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Compression: compress.LZ4})
+	ctx := ctxTimeout(t, 20*time.Second)
+	want := map[string]bool{}
+	var msgs []*rmq.Message
+	for i := range 90 {
+		v := fmt.Appendf(bytes.Repeat([]byte{'r'}, 1100*(i%2)), "-%d", i)
+		want[string(v)] = true
+		msgs = append(msgs, &rmq.Message{Key: fmt.Appendf(nil, "k%d", i), Payload: v})
+	}
+	_, wait := sendTracked(t, ctx, p, msgs, 10*time.Second)
+	wait()
+	rd, err := rt.NewReader(ctx, topic, rmq.ReaderConfig{})
+	if err != nil {
+		t.Fatalf("NewReader in upstream mode: %v", err)
+	}
+	defer rd.Close()
+	if got := len(rd.Partitions()); got != parts {
+		t.Errorf("reader of %d partitions, want %d", got, parts)
+	}
+	n := 0
+	for {
+		rec, err := rd.Next(ctx)
+		if errors.Is(err, rmq.ErrEndOfPartitions) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Next after %d records: %v", n, err)
+		}
+		if !want[string(rec.Value)] {
+			t.Fatalf("read %q (%d bytes): not written, or written twice", rec.Value[:min(20, len(rec.Value))], len(rec.Value))
+		}
+		delete(want, string(rec.Value))
+		n++
+	}
+	if len(want) != 0 {
+		t.Errorf("%d records written and not read", len(want))
+	}
+	if c := r.caps.Load(); c != 0 {
+		t.Errorf("%d capabilities probes sent in upstream mode", c)
+	}
+}
+
+// TestUpstreamReviewReaderWithoutStatic: a Reader of a topic that
+// StaticPartitions does not list fails within the unknown-topic grace
+// with ErrUnknownTopic naming the StaticPartitions entry to add. (Unlike
+// CreateProducer it is not refused up front, and the error, made for a
+// runtime not in upstream mode, also says to set Config.Upstream.)
+func TestUpstreamReviewReaderWithoutStatic(t *testing.T) {
+	t.Parallel()
+	topics := map[string]int{"a": 1, "b": 2}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, map[string]int{"a": 1}, func(c *rmq.Config) { c.UnknownTopicGrace = 300 * time.Millisecond })
+	start := time.Now()
+	_, err := rt.NewReader(ctxTimeout(t, 10*time.Second), "b", rmq.ReaderConfig{})
+	took := time.Since(start)
+	t.Logf("after %v: %v", took.Round(time.Millisecond), err)
+	if !errors.Is(err, rmq.ErrUnknownTopic) || !strings.Contains(fmt.Sprint(err), `StaticPartitions["b"]`) {
+		t.Errorf("NewReader of a topic without StaticPartitions in upstream mode: %v, want ErrUnknownTopic naming StaticPartitions[\"b\"]", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the error took %v", took)
+	}
+}
+
+// TestUpstreamReviewTimeoutFreesSlot pins a limit of the one-Produce slot:
+// it is freed when the client gives up on a request, not when the broker
+// has finished it, which the client cannot know. The broker applies a
+// Produce and answers late; the client's request times out and its retry
+// reaches the broker while the first is still being handled there: two
+// Produce requests for the one partition at the broker at once (upstream
+// could give both the same offset), and the record stored twice.
+func TestUpstreamReviewTimeoutFreesSlot(t *testing.T) {
+	t.Parallel()
+	const topic = "to"
+	topics := map[string]int{topic: 1}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) {
+		c.RequestTimeout = 300 * time.Millisecond
+		c.RetryBackoff.Initial, c.RetryBackoff.Max = time.Millisecond, 5*time.Millisecond
+	})
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{})
+	r.b.FailNext(broker.Fault{RequestType: wire.TypeProduce, Topic: topic, Partition: 0, Count: 1, AfterApply: true, Delay: 2 * time.Second})
+	if _, err := p.Send(ctxTimeout(t, 10*time.Second), &rmq.Message{Payload: []byte("once")}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	produces, _, overlapped := r.stats()
+	stored := len(r.b.Records(topic, 0))
+	t.Logf("%d Produce requests, %d overlapped, %d records stored", produces, overlapped, stored)
+	if produces != 2 || overlapped != 1 || stored != 2 {
+		t.Errorf("%d requests, %d overlapped, %d stored: want the retry beside the unanswered first (2, 1, 2)", produces, overlapped, stored)
+	}
+}

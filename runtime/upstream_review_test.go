@@ -645,3 +645,50 @@ func TestUpstreamReviewTimeoutFreesSlot(t *testing.T) {
 		t.Errorf("%d requests, %d overlapped, %d stored: want the retry beside the unanswered first (2, 1, 2)", produces, overlapped, stored)
 	}
 }
+
+// TestUpstreamReviewSlowBrokerManyPartitions: a healthy but slow broker
+// (50ms an answer) leading 16 partitions, with a RequestTimeout (200ms)
+// shorter than a round of the connection's one-Produce queue: requests
+// wait their turn past their deadline and are retried as
+// ErrQueuedTooLong, and every one that is sent has its whole
+// RequestTimeout for the round trip. Every message is delivered and stored
+// exactly once, and the connection is kept. Before the round trip got its
+// own deadline (transport.Conn.Do), requests taken off the queue just
+// before their deadline timed out in flight after the broker had applied
+// them: messages were stored up to 6 times.
+func TestUpstreamReviewSlowBrokerManyPartitions(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "slow", 16
+	topics := map[string]int{topic: parts}
+	r := startUpstreamRig(t, topics)
+	r.b.SetResponseDelay(50 * time.Millisecond)
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.RequestTimeout = 200 * time.Millisecond })
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{DeliveryTimeout: 15 * time.Second})
+	ctx := ctxTimeout(t, 20*time.Second)
+	var sent []*reviewSent
+	var waits []func()
+	for w := range 8 {
+		s, wait := sendTracked(t, ctx, p, explicitMsgs(topic, parts, 1, fmt.Sprint("wave", w)), 18*time.Second)
+		sent, waits = append(sent, s...), append(waits, wait)
+		time.Sleep(80 * time.Millisecond)
+	}
+	for _, wait := range waits {
+		wait()
+	}
+	for i, s := range sent {
+		if s.err != nil {
+			t.Errorf("message %d: %v", i, s.err)
+		}
+	}
+	if ok := checkStoredOnce(t, r.b, topics, sent, false); ok != len(sent) {
+		t.Errorf("%d of %d delivered", ok, len(sent))
+	}
+	produces, _, overlapped := r.stats()
+	t.Logf("%d messages in %d requests, %d retries", len(sent), produces, p.Metrics().Retries)
+	if overlapped != 0 {
+		t.Errorf("%d overlapping Produce requests", overlapped)
+	}
+	if h := rt.Health(); len(h) != 1 || h[0].Restarts != 0 {
+		t.Errorf("Health = %+v: want the connection kept", h)
+	}
+}

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rustmq/rustmq-go/broker"
 	rmq "github.com/rustmq/rustmq-go/runtime"
 	"github.com/rustmq/rustmq-go/transport"
@@ -690,5 +694,54 @@ func TestUpstreamReviewSlowBrokerManyPartitions(t *testing.T) {
 	}
 	if h := rt.Health(); len(h) != 1 || h[0].Restarts != 0 {
 		t.Errorf("Health = %+v: want the connection kept", h)
+	}
+}
+
+// TestUpstreamReviewTracedFitsPacket: with tracing on, each record gains a
+// traceparent header and, when the caller's span carries one, a
+// tracestate; with the longest topic name requests still close at one
+// QUIC packet, and the headers are stored.
+func TestUpstreamReviewTracedFitsPacket(t *testing.T) {
+	t.Parallel()
+	topic := strings.Repeat("z", wire.MaxTopicNameBytes)
+	topics := map[string]int{topic: 2}
+	r := startUpstreamRig(t, topics)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.TracerProvider = tp })
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: 5 * time.Millisecond})
+	ts, err := trace.ParseTraceState("vendor=" + strings.Repeat("s", 200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled, TraceState: ts})
+	ctx := trace.ContextWithSpanContext(ctxTimeout(t, 20*time.Second), parent)
+	rnd := rand.New(rand.NewSource(3))
+	var msgs []*rmq.Message
+	for i := range 200 {
+		// The record fits alone: 269 head bytes, 12 of tail, ~300 of trace headers.
+		msgs = append(msgs, &rmq.Message{Key: fmt.Appendf(nil, "k%d", i%5), Payload: fmt.Appendf(bytes.Repeat([]byte{'p'}, rnd.Intn(450)), "-%d", i)})
+	}
+	sent, wait := sendTracked(t, ctx, p, msgs, 20*time.Second)
+	wait()
+	for i, s := range sent {
+		if s.err != nil {
+			t.Fatalf("message %d: %v", i, s.err)
+		}
+	}
+	if ok := checkStoredOnce(t, r.b, topics, sent, false); ok != len(msgs) {
+		t.Errorf("%d of %d delivered", ok, len(msgs))
+	}
+	rec := r.b.Records(topic, uint32(sent[0].res.Partition))[sent[0].res.Offset]
+	if _, ok := header(rec.Headers, wire.HeaderTraceparent); !ok {
+		t.Errorf("no traceparent stored")
+	}
+	if v, ok := header(rec.Headers, wire.HeaderTracestate); !ok || !strings.HasPrefix(v, "vendor=") {
+		t.Errorf("tracestate %q stored", v)
+	}
+	produces, maxBytes, overlapped := r.stats()
+	t.Logf("%d requests, the largest frame %d bytes", produces, maxBytes)
+	if maxBytes > transport.OneDatagramBytes || overlapped != 0 {
+		t.Errorf("the largest frame %d bytes (at most %d), %d overlapped", maxBytes, transport.OneDatagramBytes, overlapped)
 	}
 }

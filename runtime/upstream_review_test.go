@@ -745,3 +745,48 @@ func TestUpstreamReviewTracedFitsPacket(t *testing.T) {
 		t.Errorf("the largest frame %d bytes (at most %d), %d overlapped", maxBytes, transport.OneDatagramBytes, overlapped)
 	}
 }
+
+// TestUpstreamReviewFlushWhileQueued: Flush while one Produce is stalled
+// at the broker and other partitions' batches wait for the slot: a Flush
+// whose context ends first says so, and a later Flush returns once the
+// stalled request has timed out and everything has been delivered once.
+func TestUpstreamReviewFlushWhileQueued(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "f", 4
+	topics := map[string]int{topic: parts}
+	r := startUpstreamRig(t, topics)
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) {
+		c.RequestTimeout = 500 * time.Millisecond
+		c.RetryBackoff.Initial, c.RetryBackoff.Max = time.Millisecond, 5*time.Millisecond
+	})
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: time.Second})
+	ctx := ctxTimeout(t, 20*time.Second)
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
+		t.Fatal(err)
+	}
+	stallPartition0(r, topic, 5*time.Second)
+	first, waitFirst := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
+	r.waitProduces(t, 2, 5*time.Second)
+	queued, waitQueued := sendTracked(t, ctx, p, explicitMsgs(topic, parts, 3, "queued"), 10*time.Second)
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := p.Flush(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Flush with 100ms while the slot is held: %v, want DeadlineExceeded", err)
+	}
+	start := time.Now()
+	if err := p.Flush(ctx); err != nil {
+		t.Errorf("Flush: %v", err)
+	}
+	t.Logf("the second Flush returned after %v", time.Since(start).Round(time.Millisecond))
+	waitFirst()
+	waitQueued()
+	all := append(first, queued...)
+	for i, s := range all {
+		if s.err != nil {
+			t.Errorf("message %d: %v", i, s.err)
+		}
+	}
+	if ok := checkStoredOnce(t, r.b, topics, all, false); ok != len(all) {
+		t.Errorf("%d of %d delivered", ok, len(all))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -788,5 +789,85 @@ func TestUpstreamReviewFlushWhileQueued(t *testing.T) {
 	}
 	if ok := checkStoredOnce(t, r.b, topics, all, false); ok != len(all) {
 		t.Errorf("%d of %d delivered", ok, len(all))
+	}
+}
+
+// TestUpstreamReviewTwoBrokers: two upstream-like brokers, a static topic
+// spread over both: each connection keeps its own one-Produce slot (no
+// overlap on either), both take records, and when one stops, its
+// partitions go to the other: every message gets one result, and every
+// acknowledged one is stored on one of them at the place acknowledged.
+func TestUpstreamReviewTwoBrokers(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "m", 4
+	topics := map[string]int{topic: parts}
+	a, b := startUpstreamRig(t, topics), startUpstreamRig(t, topics)
+	// Both brokers' certificates are signed by their own CA: trust both.
+	ca := t.TempDir() + "/both.pem"
+	if err := os.WriteFile(ca, append(append([]byte{}, a.b.CACertPEM()...), b.b.CACertPEM()...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rt := newRuntime(t, []string{a.b.Addr(), b.b.Addr()}, ca, func(c *rmq.Config) {
+		c.Upstream = true
+		c.StaticPartitions = topics
+		c.RetryBackoff.Initial, c.RetryBackoff.Max = 5*time.Millisecond, 50*time.Millisecond
+	})
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{})
+	ctx := ctxTimeout(t, 30*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rt.Health()) < 2 || rt.Health()[0].State != "connected" || rt.Health()[1].State != "connected" {
+		if time.Now().After(deadline) {
+			t.Fatalf("Health = %+v", rt.Health())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var msgs []*rmq.Message
+	for i := range 400 {
+		msgs = append(msgs, &rmq.Message{Key: fmt.Appendf(nil, "k%d", i%31), Payload: fmt.Appendf(nil, "two-%05d", i)})
+	}
+	sent1, wait1 := sendTracked(t, ctx, p, msgs[:200], 25*time.Second)
+	wait1()
+	na, _, _ := a.stats()
+	nb, _, _ := b.stats()
+	t.Logf("before the stop: %d requests to a, %d to b; Health %+v", na, nb, rt.Health())
+	if na == 0 || nb == 0 {
+		t.Errorf("requests %d and %d: want both brokers used", na, nb)
+	}
+	if err := a.b.StopNode(0); err != nil {
+		t.Fatal(err)
+	}
+	sent2, wait2 := sendTracked(t, ctx, p, msgs[200:], 25*time.Second)
+	wait2()
+	failed := 0
+	for _, s := range append(sent1, sent2...) {
+		if s.err != nil {
+			failed++
+		}
+	}
+	where := map[string]int{}
+	for _, rig := range []*upstreamRig{a, b} {
+		for part := range parts {
+			for _, rec := range rig.b.Records(topic, uint32(part)) {
+				where[string(rec.Value)]++
+			}
+		}
+	}
+	missing := 0
+	for _, s := range append(sent1, sent2...) {
+		if s.err == nil && where[string(s.msg.Payload)] == 0 {
+			missing++
+		}
+	}
+	na2, _, oa := a.stats()
+	nb2, _, ob := b.stats()
+	t.Logf("after: %d failed, %d requests to a, %d to b, %d acknowledged and stored nowhere", failed, na2, nb2, missing)
+	if failed != 0 || missing != 0 {
+		t.Errorf("%d failed, %d acknowledged and not stored", failed, missing)
+	}
+	if nb2 == nb {
+		t.Errorf("no request reached b after a stopped")
+	}
+	if oa != 0 || ob != 0 {
+		t.Errorf("overlapping Produce requests: %d on a, %d on b", oa, ob)
 	}
 }

@@ -141,6 +141,11 @@ func (c *Conn) closeWith(cause *ConnError, reason string) {
 // when the broker resets the stream; the context's error (wrapped) when ctx
 // ends first, in which case the stream is cancelled in both directions.
 //
+// With Config.SerialProduce a Produce first waits, within ctx, for the one
+// before it on the connection ([ErrQueuedTooLong] if ctx ends first); ctx's
+// deadline is then moved on by the time waited, so that the round trip
+// has as long as the caller meant it to, while cancelling ctx still ends it.
+//
 // The returned slice is the caller's.
 func (c *Conn) Do(ctx context.Context, reqType byte, body []byte) ([]byte, error) {
 	if int64(len(body)) > c.maxReq {

@@ -871,3 +871,70 @@ func TestUpstreamReviewTwoBrokers(t *testing.T) {
 		t.Errorf("overlapping Produce requests: %d on a, %d on b", oa, ob)
 	}
 }
+
+// TestUpstreamReviewDeadPartitionPacesOthers pins the price of the one
+// Produce slot per connection: a partition whose every request goes
+// unanswered holds the slot for a RequestTimeout at each attempt, and the
+// broker's other partitions wait behind it. They are still delivered, but
+// at the dead partition's pace (latencies near RequestTimeout, where
+// without it they are a round trip). Their answers reset the count of
+// timeouts in a row, so the connection is replaced (MaxConsecutiveTimeouts
+// 2 here) only when two of the dead partition's attempts come in a row:
+// in some runs, not in others. The dead partition's message fails at its
+// delivery timeout.
+func TestUpstreamReviewDeadPartitionPacesOthers(t *testing.T) {
+	t.Parallel()
+	const topic, parts = "dead", 4
+	topics := map[string]int{topic: parts}
+	r := startUpstreamRig(t, topics)
+	const reqTimeout = 300 * time.Millisecond
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) {
+		c.RequestTimeout = reqTimeout
+		c.MaxConsecutiveTimeouts = 2
+		c.RetryBackoff.Initial, c.RetryBackoff.Max = time.Millisecond, 5*time.Millisecond
+	})
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: -1, DeliveryTimeout: 1500 * time.Millisecond})
+	ctx := ctxTimeout(t, 20*time.Second)
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
+		t.Fatal(err)
+	}
+	r.b.FailNext(broker.Fault{RequestType: wire.TypeProduce, Topic: topic, Partition: 0, Count: -1, Delay: 10 * time.Second, ResetStream: true})
+	dead, waitDead := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "dead"), 10*time.Second)
+	r.waitProduces(t, 2, 5*time.Second)
+	var lat []time.Duration
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 15 {
+		part := int32(1 + i%3)
+		start := time.Now()
+		wg.Add(1)
+		if err := p.SendAsync(ctx, &rmq.Message{Partition: part, ExplicitPartition: true, Payload: fmt.Appendf(nil, "live-%d", i)}, func(_ *rmq.Result, err error) {
+			defer wg.Done()
+			if err != nil {
+				t.Errorf("live message %d: %v", i, err)
+			}
+			mu.Lock()
+			lat = append(lat, time.Since(start))
+			mu.Unlock()
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(60 * time.Millisecond)
+	}
+	wg.Wait()
+	waitDead()
+	if !errors.Is(dead[0].err, rmq.ErrDeliveryTimeout) {
+		t.Errorf("the dead partition's message: %v, want ErrDeliveryTimeout", dead[0].err)
+	}
+	slow, worst := 0, time.Duration(0)
+	for _, d := range lat {
+		worst = max(worst, d)
+		if d > reqTimeout/3 {
+			slow++
+		}
+	}
+	t.Logf("%d of %d live messages took over %v, the worst %v; Health %+v", slow, len(lat), reqTimeout/3, worst.Round(time.Millisecond), rt.Health())
+	if slow < len(lat)/3 || worst < reqTimeout/2 {
+		t.Errorf("%d of %d live messages slow, the worst %v: the dead partition no longer paces the others?", slow, len(lat), worst)
+	}
+}

@@ -938,3 +938,33 @@ func TestUpstreamReviewDeadPartitionPacesOthers(t *testing.T) {
 		t.Errorf("%d of %d live messages slow, the worst %v: the dead partition no longer paces the others?", slow, len(lat), worst)
 	}
 }
+
+// TestUpstreamReviewListedCountWins pins a divergence from
+// docs/protocol.md ("Upstream mode": "a topic's partition count is taken
+// from Config.StaticPartitions alone"): when the broker's Metadata does
+// list the topic (a development broker, or an upstream that one day
+// lists topics), the listed count wins over StaticPartitions in upstream
+// mode too (actors/metadata_apply.go apply), so keys are spread over the
+// listed partitions and an explicit partition beyond the static count is
+// accepted. Whichever of the two changes, this test is to follow it.
+func TestUpstreamReviewListedCountWins(t *testing.T) {
+	t.Parallel()
+	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"t": 4}, NoALPN: true})
+	rt := newRuntime(t, []string{b.Addr()}, ca, func(c *rmq.Config) {
+		c.Upstream = true
+		c.StaticPartitions = map[string]int{"t": 2}
+	})
+	p := newProducer(t, rt, "t", rmq.ProducerConfig{})
+	ctx := ctxTimeout(t, 10*time.Second)
+	// The first answer settles the count.
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("first")}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Send(ctx, &rmq.Message{Partition: 3, ExplicitPartition: true, Payload: []byte("p3")})
+	if err != nil || res.Partition != 3 {
+		t.Fatalf("partition 3 of a topic the broker lists with 4 and StaticPartitions gives 2: %v %v", res, err)
+	}
+	if recs := b.Records("t", 3); len(recs) == 0 || string(recs[len(recs)-1].Value) != "p3" {
+		t.Errorf("partition 3 holds %d records, the last not the one sent to it", len(recs))
+	}
+}

@@ -185,7 +185,8 @@ type Config struct {
 	// text, Metadata lists no topics, and nothing guards two requests for
 	// one partition handled at once. In this mode the runtime
 	//
-	//   - takes every topic's partition count from StaticPartitions
+	//   - takes every topic's partition count from StaticPartitions (a
+	//     Metadata answer that does list the topic is believed instead)
 	//     (CreateProducer, and Send for a message naming another topic,
 	//     fail with a *ConfigError for a topic without one);
 	//   - sends none of this project's extensions: no capabilities probe

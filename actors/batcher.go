@@ -65,7 +65,7 @@ type BatcherConfig struct {
 	// QUIC packet (transport.OneDatagramBytes), and the broker's 0xFF
 	// texts are classified as upstream RustMQ writes them
 	// (classifyUpstream). The connection must serialise Produce requests
-	// (transport.Config.SerialProduce) for a request to travel alone.
+	// (transport.Config.SerialRequests) for a request to travel alone.
 	Upstream bool
 	// NewProducerID returns a fresh random producer id (never 0); called
 	// at start and whenever the sequence must restart.

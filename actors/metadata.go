@@ -26,6 +26,9 @@ type MetadataConfig struct {
 	// such partitions have no leader and go to connected brokers round
 	// robin.
 	StaticPartitions map[string]int
+	// Upstream says the runtime is in upstream mode: a broker that looks
+	// like upstream is expected, and not named as a misconfiguration.
+	Upstream bool
 	// RefreshInterval is the period of the background refresh of every
 	// topic in use; <= 0 disables it.
 	RefreshInterval time.Duration

@@ -122,7 +122,7 @@ func (a *metadataActor) apply(addr string, resp *wire.MetadataResponse) {
 			left := a.cfg.UnknownTopicGrace - now.Sub(t.unknownSince)
 			if left <= 0 {
 				err := fmt.Errorf("%w %q: the brokers' metadata does not list it (asked %s)", ErrUnknownTopic, name, addr)
-				if len(resp.TopicsMetadata) == 0 && a.looksUpstream(addr) {
+				if !a.cfg.Upstream && len(resp.TopicsMetadata) == 0 && a.looksUpstream(addr) {
 					err = fmt.Errorf("%w %q: %w: %s lists no topics at all and left the capabilities probe unanswered; set Config.Upstream and StaticPartitions[%q]",
 						ErrUnknownTopic, name, ErrUpstreamBroker, addr, name)
 				}

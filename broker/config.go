@@ -41,6 +41,9 @@ type RequestSeen struct {
 	// Concurrent is how many requests of this type the same connection has
 	// being handled (read and not yet answered), this one included.
 	Concurrent int
+	// Others is how many requests of other types the same connection has
+	// being handled.
+	Others int
 }
 
 // DefaultIdempotenceReorderWindow is how long, by default, an idempotent

@@ -245,7 +245,10 @@ func (n *node) serveStream(ctx context.Context, c *connection, s *quic.Stream) {
 		typ := frame[0]
 		c.mu.Lock()
 		c.active[typ]++
-		k := c.active[typ]
+		k, all := c.active[typ], 0
+		for _, n := range c.active {
+			all += n
+		}
 		c.mu.Unlock()
 		// Counted out before the answer leaves, so that a client sending
 		// its next request on the answer never overlaps this one.
@@ -254,7 +257,7 @@ func (n *node) serveStream(ctx context.Context, c *connection, s *quic.Stream) {
 			c.active[typ]--
 			c.mu.Unlock()
 		}
-		seen(RequestSeen{Type: typ, Bytes: len(frame), Concurrent: k})
+		seen(RequestSeen{Type: typ, Bytes: len(frame), Concurrent: k, Others: all - k})
 	}
 	var rep reply
 	if int64(len(frame)) > limit {

@@ -197,9 +197,11 @@ type Config struct {
 	//   - dials without ALPN (TLS.ALPN ALPNAuto means ALPNNone, as one
 	//     refused handshake stops upstream's accept loop; ALPNRustMQ is a
 	//     *ConfigError);
-	//   - keeps one Produce request in flight per broker connection, so
-	//     each partition has at most one (whatever MaxInFlight says) and a
-	//     request's bytes never share a QUIC packet with another's;
+	//   - keeps one request in flight per broker connection (Produce, and
+	//     any other over transport.SmallRequestBytes), so each partition
+	//     has at most one request sent and unanswered (whatever
+	//     MaxInFlight says) and a request's bytes never share a QUIC
+	//     packet with another's but a health check's;
 	//   - closes batches so that a request fits in one QUIC packet
 	//     (transport.OneDatagramBytes); a message too large for that is
 	//     sent alone and may be cut by the broker's single read, in which

@@ -98,7 +98,7 @@
 // idempotence headers and lets two requests for one partition overwrite
 // each other's records. Config.Upstream adapts the runtime to it: partition
 // counts from Config.StaticPartitions, no extension requests, no ALPN, one
-// Produce request at a time per connection, each closed so that it fits
+// request at a time per connection, each closed so that it fits
 // one QUIC packet. Without it, a broker that behaves like upstream makes
 // messages fail with ErrUpstreamBroker. docs/protocol.md in the repository
 // describes both brokers byte by byte.

@@ -262,7 +262,8 @@ var readerN atomic.Int64
 // partitions and where reading starts in each (for StartLatest and
 // StartFromEnd, the high watermark at that moment): every record written
 // after NewReader returns is read. Errors: ErrEmptyTopic; a *ConfigError (ErrInvalidConfig)
-// naming a bad field of cfg; ErrUnknownTopic when no broker knows the topic
+// naming a bad field of cfg (or, in upstream mode, the missing
+// StaticPartitions entry of topic); ErrUnknownTopic when no broker knows the topic
 // (and Config.StaticPartitions has no count for it); ErrInvalidPartition
 // for a partition the topic does not have (named in Partitions or
 // Offsets); ErrClosed after the runtime's Close; ctx's error (wrapped) if
@@ -270,6 +271,9 @@ var readerN atomic.Int64
 func (r *Runtime) NewReader(ctx context.Context, topic string, cfg ReaderConfig) (*Reader, error) {
 	if topic == "" {
 		return nil, ErrEmptyTopic
+	}
+	if err := r.checkStatic(topic); err != nil {
+		return nil, err
 	}
 	cfg, err := cfg.withDefaults(&r.cfg)
 	if err != nil {

@@ -118,7 +118,7 @@ func New(cfg Config) (*Runtime, error) {
 		IdleTimeout:      cfg.IdleTimeout,
 		MaxRequestBytes:  cfg.MaxRequestBytes,
 		MaxResponseBytes: cfg.MaxResponseBytes,
-		SerialProduce:    cfg.Upstream,
+		SerialRequests:   cfg.Upstream,
 		Auth:             cfg.Auth,
 		Logger:           log,
 	})
@@ -224,7 +224,7 @@ func New(cfg Config) (*Runtime, error) {
 		refresh = 0
 	}
 	r.metadata, err = r.spawn(top, actors.NewMetadataProps(actors.MetadataConfig{
-		Bootstrap: cfg.Brokers, StaticPartitions: cfg.StaticPartitions, RefreshInterval: refresh,
+		Bootstrap: cfg.Brokers, StaticPartitions: cfg.StaticPartitions, Upstream: cfg.Upstream, RefreshInterval: refresh,
 		RequestTimeout: cfg.RequestTimeout, RetryBackoff: cfg.RetryBackoff, ConnSupervisor: r.conns,
 		UnknownTopicGrace: max(cfg.UnknownTopicGrace, 0), UnreachableAfter: max(cfg.UnreachableDials, 0),
 		MaxPartitions: cfg.MaxPartitions, Health: r.health, Logger: log,

@@ -32,13 +32,28 @@ type upstreamRig struct {
 	produces   int
 	maxBytes   int // the largest Produce frame read
 	overlapped int // Produce requests read while another on the same connection was being handled
-	caps       atomic.Int64
+	// mixed counts Produce requests and requests of over
+	// transport.SmallRequestBytes read while a request of another type
+	// was being handled on the connection; bigMeta the Metadata
+	// requests of over SmallRequestBytes.
+	mixed, bigMeta int
+	caps           atomic.Int64
 }
 
 func startUpstreamRig(t *testing.T, topics map[string]int) *upstreamRig {
 	t.Helper()
 	r := &upstreamRig{}
 	cfg := broker.Config{Topics: topics, NoALPN: true, OnRequest: func(s broker.RequestSeen) {
+		if s.Type == wire.TypeProduce || s.Bytes > transport.SmallRequestBytes {
+			r.mu.Lock()
+			if s.Others > 0 {
+				r.mixed++
+			}
+			if s.Type == wire.TypeMetadata {
+				r.bigMeta++
+			}
+			r.mu.Unlock()
+		}
 		switch s.Type {
 		case wire.TypeCapabilities:
 			r.caps.Add(1)
@@ -396,5 +411,46 @@ func TestUpstreamModeCutRequestGivesUp(t *testing.T) {
 	}
 	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("next")}); err != nil {
 		t.Fatalf("the next message: %v", err)
+	}
+}
+
+// TestUpstreamModeLargeRequestsNeverBeside: a Metadata request naming a
+// long topic is too large to share a packet with a full Produce request,
+// so it waits for the connection's slot as a Produce does: with metadata
+// refreshed every few milliseconds while messages flow, no Produce and no
+// large Metadata request was ever read while the other was being handled.
+func TestUpstreamModeLargeRequestsNeverBeside(t *testing.T) {
+	t.Parallel()
+	topic := strings.Repeat("t", 200)
+	r := startUpstreamRig(t, map[string]int{topic: 2})
+	r.b.SetResponseDelay(time.Millisecond)
+	rt := upstreamRuntime(t, r, map[string]int{topic: 2}, func(c *rmq.Config) {
+		c.MetadataRefresh = 2 * time.Millisecond
+		c.HealthInterval = -1
+	})
+	p := newProducer(t, rt, topic, rmq.ProducerConfig{})
+	ctx := ctxTimeout(t, 30*time.Second)
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Add(1)
+		if err := p.SendAsync(ctx, &rmq.Message{Key: fmt.Append(nil, i%10), Payload: make([]byte, 300)}, func(_ *rmq.Result, err error) {
+			if err != nil {
+				t.Errorf("message %d: %v", i, err)
+			}
+			wg.Done()
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	r.mu.Lock()
+	mixed, bigMeta := r.mixed, r.bigMeta
+	r.mu.Unlock()
+	t.Logf("%d large Metadata requests", bigMeta)
+	if bigMeta < 5 {
+		t.Fatalf("only %d large Metadata requests during the run: the test did not exercise them", bigMeta)
+	}
+	if mixed != 0 {
+		t.Errorf("%d Produce or large requests read beside a request of another type", mixed)
 	}
 }

@@ -156,14 +156,16 @@ type Config struct {
 	// whatever this says, and of an error frame (0xFF) only the first KiB
 	// of text is read and kept. Default 64 MiB.
 	MaxResponseBytes int64
-	// SerialProduce keeps at most one Produce request in flight per
-	// connection: each waits (within its context) until the one before it
-	// has been answered. Upstream RustMQ reads a request with a single
-	// read and applies concurrent requests for one partition unguarded;
-	// with one Produce at a time a request of at most [OneDatagramBytes]
-	// travels in a QUIC packet of its own and arrives whole, and no two
-	// requests for a partition are handled at once. Default false.
-	SerialProduce bool
+	// SerialRequests keeps at most one request in flight per connection,
+	// small ones apart: each Produce, and each request of another type
+	// whose frame exceeds [SmallRequestBytes], waits (within its context)
+	// until the one before it has been answered. Upstream RustMQ reads a
+	// request with a single read and applies concurrent requests for one
+	// partition unguarded; with one request at a time a request of at most
+	// [OneDatagramBytes] travels in a QUIC packet with nothing larger than
+	// a health check beside it and arrives whole, and no two Produce
+	// requests of the connection are handled at once. Default false.
+	SerialRequests bool
 	// Auth, when set, runs the Authenticate handshake on every new
 	// connection before Dial returns. An Auth with a Validate() error
 	// method (the mechanisms of this package have one) is validated by

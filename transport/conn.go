@@ -42,19 +42,25 @@ type Conn struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // the re-authentication goroutine
 	principal atomic.Pointer[string]
-	// produceSlot, with SerialProduce, holds the token of the one Produce
-	// request allowed in flight; nil otherwise.
+	// produceSlot, with SerialRequests, holds the token of the one request
+	// allowed in flight (small ones apart); nil otherwise.
 	produceSlot chan struct{}
 }
 
 // OneDatagramBytes is the largest request frame (type byte and body) that
 // travels in a single QUIC packet with room to spare, when no other
-// request's bytes share the packet (Config.SerialProduce): quic-go's first
+// request's bytes share the packet (Config.SerialRequests): quic-go's first
 // packets carry 1280 bytes, of which the short header (up to 21 bytes
 // with the 8-byte connection ids quinn hands out), the AEAD tag (16), the
 // STREAM frame's header (up to 11) and an ACK frame or a small control
 // frame leave about 1,200; the rest is margin.
 const OneDatagramBytes = 1150
+
+// SmallRequestBytes is the largest frame of a request other than Produce
+// that Config.SerialRequests lets through without waiting for the slot
+// (a health check's Metadata request for no topic is 9 bytes): it fits the
+// room OneDatagramBytes leaves in a packet.
+const SmallRequestBytes = 64
 
 func newConn(d *Dialer, addr string, qc *quic.Conn) *Conn {
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -70,7 +76,7 @@ func newConn(d *Dialer, addr string, qc *quic.Conn) *Conn {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
-	if d.cfg.SerialProduce {
+	if d.cfg.SerialRequests {
 		c.produceSlot = make(chan struct{}, 1)
 	}
 	// When quic-go ends the connection (idle timeout, the broker closing
@@ -141,7 +147,8 @@ func (c *Conn) closeWith(cause *ConnError, reason string) {
 // when the broker resets the stream; the context's error (wrapped) when ctx
 // ends first, in which case the stream is cancelled in both directions.
 //
-// With Config.SerialProduce a Produce first waits, within ctx, for the one
+// With Config.SerialRequests a Produce (or a request too large to share a
+// packet with one) first waits, within ctx, for the one
 // before it on the connection ([ErrQueuedTooLong] if ctx ends first); ctx's
 // deadline is then moved on by the time waited, so that the round trip
 // has as long as the caller meant it to, while cancelling ctx still ends it.
@@ -152,7 +159,7 @@ func (c *Conn) Do(ctx context.Context, reqType byte, body []byte) ([]byte, error
 		return nil, fmt.Errorf("%w: %s request body of %d bytes exceeds MaxRequestBytes %d",
 			ErrRequestTooLarge, requestName(reqType), len(body), c.maxReq)
 	}
-	if c.produceSlot != nil && reqType == wire.TypeProduce {
+	if c.produceSlot != nil && (reqType == wire.TypeProduce || 1+len(body) > SmallRequestBytes) {
 		queued := time.Now()
 		select {
 		case c.produceSlot <- struct{}{}:
@@ -190,7 +197,7 @@ func (c *Conn) Do(ctx context.Context, reqType byte, body []byte) ([]byte, error
 }
 
 // ErrQueuedTooLong marks a Produce request whose context ended while it
-// waited for the request before it on the connection (Config.SerialProduce):
+// waited for the request before it on the connection (Config.SerialRequests):
 // it was never sent, and the broker's silence is not the cause.
 var ErrQueuedTooLong = errors.New("rustmq: request not sent: the one before it on the connection was still unanswered")
 

@@ -40,7 +40,7 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.jwtTokenFile, "jwt-token-file", "", "file holding a JWT bearer token, read at every connection")
 	fs.StringVar(&f.clientID, "client-id", "rustmq-cli", "client id on spans and metrics")
 	fs.StringVar(&f.static, "static-partitions", "", "TOPIC=N,... partition counts for brokers whose metadata lists no topics (upstream RustMQ; required for every topic with -upstream)")
-	fs.BoolVar(&f.upstream, "upstream", false, "the brokers are upstream RustMQ's: no extensions (probe, authentication, idempotence), no ALPN, one Produce at a time per connection in requests of one QUIC packet; needs -static-partitions")
+	fs.BoolVar(&f.upstream, "upstream", false, "the brokers are upstream RustMQ's: no extensions (probe, authentication, idempotence), no ALPN, one request at a time per connection, each of one QUIC packet; needs -static-partitions")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "bound on one dial (QUIC, TLS and authentication)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "bound on one request")
 	fs.StringVar(&f.logLevel, "log-level", "error", "level of the runtime's logs on stderr: debug, info, warn or error")

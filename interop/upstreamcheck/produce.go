@@ -159,7 +159,7 @@ func produce(ctx context.Context, o *options, msgs []message) (*outcome, error) 
 	eff := p.Config()
 	inFlight := fmt.Sprint(eff.MaxInFlight)
 	if cfg.Upstream {
-		inFlight += " (upstream mode: one Produce in flight per connection)"
+		inFlight += " (upstream mode: one request in flight per connection)"
 	}
 	logf("runtime: upstream mode %v, ALPN %s (asked %s), MaxRequestBytes %d, BatchBytes %d, MaxMessageBytes %d, MaxInFlight %s, Linger %s, acks %s, idempotence %s, StaticPartitions %v",
 		cfg.Upstream, effectiveALPN(cfg), cfg.TLS.ALPN, effectiveRequestBytes(cfg), eff.BatchBytes, eff.MaxMessageBytes,

@@ -19,7 +19,13 @@ import (
 // abandoned, and each resend waits for its backoff.
 func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 	r := b.run
-	bt.failures++
+	// A request that timed out waiting for its connection's slot
+	// (transport.Config.SerialRequests) was never sent: it costs no retry
+	// of MaxRetries and grows no backoff.
+	notSent := errors.Is(err, transport.ErrQueuedTooLong)
+	if !notSent {
+		bt.failures++
+	}
 	if b.cfg.Upstream {
 		err = b.classifyUpstream(bt, err)
 	}
@@ -52,7 +58,7 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 		b.leader, b.link = nil, nil
 		b.askLeader(false)
 		quick = true
-	case isConnLost(err):
+	case isConnLost(err), notSent:
 		quick = true
 	case !retriable(err) && !expired:
 		bt.abandon = bt.lastErr

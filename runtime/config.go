@@ -217,8 +217,12 @@ type Config struct {
 	// messages for topics it does not list fail with ErrUpstreamBroker.
 	Upstream bool
 	// MaxRequestBytes bounds one request's body; it must hold a batch.
+	// 1024 bytes of it are kept for a produce request's framing, so it
+	// must be larger; producers' BatchBytes and MaxMessageBytes may use
+	// the rest, and default to it when it is smaller than their defaults.
 	// Upstream brokers read at most 8 KiB per request; the development
-	// broker reads any size. Default transport.DefaultMaxRequestBytes.
+	// broker reads any size. Default transport.DefaultMaxRequestBytes
+	// (UpstreamMaxRequestBytes in upstream mode).
 	MaxRequestBytes int64
 	// Logger receives the runtime's logs and protoactor's, the latter one
 	// level lower than protoactor logs them (its INFO lines at DEBUG, its
@@ -312,9 +316,10 @@ type ProducerConfig struct {
 	// would take it past BatchBytes, so a BatchBytes no larger than the
 	// broker's max message bytes never has a batch refused as too large. A
 	// single message larger than BatchBytes (but within MaxMessageBytes) is
-	// sent in a request of its own. Default 1 MiB (in upstream mode,
-	// Config.MaxRequestBytes less 1024, and batches close at one QUIC
-	// packet whatever it says: see Config.Upstream).
+	// sent in a request of its own. Default 1 MiB, or Config.MaxRequestBytes
+	// less 1024 when that is smaller (7168 in upstream mode, where batches
+	// also close at one QUIC packet whatever BatchBytes says: see
+	// Config.Upstream).
 	BatchBytes int
 	// Linger is how long a partition's open batch waits for more messages
 	// while a request slot is free. Negative means do not wait. Default 5ms.
@@ -340,8 +345,9 @@ type ProducerConfig struct {
 	// trace headers the producer adds, timestamp and length prefixes) plus
 	// the idempotence headers it may carry. A message within it is never
 	// refused as too large by a broker with the same limit; larger ones
-	// fail with *MessageTooLargeError. Default 1 MiB (in upstream mode,
-	// Config.MaxRequestBytes less 1024: 7168 by default).
+	// fail with *MessageTooLargeError. Default 1 MiB, or
+	// Config.MaxRequestBytes less 1024 when that is smaller (7168 in
+	// upstream mode).
 	MaxMessageBytes int
 	// MaxBufferedBytes bounds what the messages accepted and not yet
 	// completed cost the producer. A message counts from its acceptance
@@ -470,6 +476,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.MaxRequestBytes < 0 {
 		return cfg, configErr("MaxRequestBytes", cfg.MaxRequestBytes, "must not be negative")
 	}
+	if cfg.MaxRequestBytes > 0 && cfg.MaxRequestBytes <= requestFramingRoom {
+		return cfg, configErr("MaxRequestBytes", cfg.MaxRequestBytes, fmt.Sprintf("must be more than the %d bytes kept for a request's framing", requestFramingRoom))
+	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = transport.DefaultMaxRequestBytes
 		if cfg.Upstream {
@@ -521,6 +530,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	return cfg, nil
 }
+
+// requestFramingRoom is the part of MaxRequestBytes kept for a produce
+// request's framing (topic, partition, counts, acks, timeout): batches and
+// messages may use the rest.
+const requestFramingRoom = 1024
 
 // UpstreamMaxRequestBytes is what upstream RustMQ reads of one request (an
 // 8 KiB buffer, type byte included): the default and the largest
@@ -593,14 +607,14 @@ func (pc ProducerConfig) withDefaults(rc *Config) (ProducerConfig, error) {
 		{"CompressThreshold", &pc.CompressThreshold, DefaultCompressThreshold},
 		{"MaxMessageBytes", &pc.MaxMessageBytes, DefaultMaxMessageBytes},
 	}
-	if rc.Upstream {
-		// Upstream's 8 KiB read: the defaults shrink to what it can take.
-		// Batches are closed at one QUIC packet besides (see Config.Upstream).
+	// A smaller MaxRequestBytes (upstream's 8 KiB read, for one) shrinks
+	// the defaults to what one request can take, less its framing room.
+	if room := rc.MaxRequestBytes - requestFramingRoom; room < DefaultBatchBytes {
 		if pc.BatchBytes == 0 {
-			pc.BatchBytes = int(rc.MaxRequestBytes - 1024)
+			pc.BatchBytes = int(room)
 		}
 		if pc.MaxMessageBytes == 0 {
-			pc.MaxMessageBytes = int(rc.MaxRequestBytes - 1024)
+			pc.MaxMessageBytes = int(room)
 		}
 	}
 	for _, f := range ints {
@@ -614,10 +628,10 @@ func (pc ProducerConfig) withDefaults(rc *Config) (ProducerConfig, error) {
 	if pc.idempotent() && pc.MaxInFlight > MaxInFlightIdempotent {
 		return pc, configErr("MaxInFlight", pc.MaxInFlight, fmt.Sprintf("at most %d with idempotence", MaxInFlightIdempotent))
 	}
-	if int64(pc.BatchBytes) > rc.MaxRequestBytes-1024 {
+	if int64(pc.BatchBytes) > rc.MaxRequestBytes-requestFramingRoom {
 		return pc, configErr("BatchBytes", pc.BatchBytes, fmt.Sprintf("must leave room for the request framing within the runtime's MaxRequestBytes (%d)", rc.MaxRequestBytes))
 	}
-	if int64(pc.MaxMessageBytes) > rc.MaxRequestBytes-1024 {
+	if int64(pc.MaxMessageBytes) > rc.MaxRequestBytes-requestFramingRoom {
 		return pc, configErr("MaxMessageBytes", pc.MaxMessageBytes, fmt.Sprintf("must fit in one request within the runtime's MaxRequestBytes (%d)", rc.MaxRequestBytes))
 	}
 	switch pc.Compression {

@@ -454,3 +454,44 @@ func TestUpstreamModeLargeRequestsNeverBeside(t *testing.T) {
 		t.Errorf("%d Produce or large requests read beside a request of another type", mixed)
 	}
 }
+
+// TestUpstreamModeQueuedIsNotARetry: a request whose deadline passes while
+// it waits for its connection's slot was never sent, so it does not use up
+// MaxRetries: a producer allowed no retry at all still delivers once the
+// slot is free.
+func TestUpstreamModeQueuedIsNotARetry(t *testing.T) {
+	t.Parallel()
+	r := startUpstreamRig(t, map[string]int{"t": 2})
+	rt := upstreamRuntime(t, r, map[string]int{"t": 2}, nil)
+	slow := newProducer(t, rt, "t", rmq.ProducerConfig{RequestTimeout: 5 * time.Second})
+	strict := newProducer(t, rt, "t", rmq.ProducerConfig{RequestTimeout: 300 * time.Millisecond, MaxRetries: -1})
+	r.b.FailNext(broker.Fault{RequestType: wire.TypeProduce, Topic: "t", Partition: 0, AfterApply: true, Delay: 1500 * time.Millisecond})
+	ctx := ctxTimeout(t, 30*time.Second)
+	held := make(chan error, 1)
+	go func() {
+		_, err := slow.Send(ctx, &rmq.Message{Payload: []byte("slow"), Partition: 0, ExplicitPartition: true})
+		held <- err
+	}()
+	// Wait until the slow request holds the slot.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if n, _, _ := r.stats(); n >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request never reached the broker")
+		}
+	}
+	res, err := strict.Send(ctx, &rmq.Message{Payload: []byte("queued"), Partition: 1, ExplicitPartition: true})
+	if err != nil {
+		t.Fatalf("a message whose request only waited for the slot: %v", err)
+	}
+	if res.Partition != 1 {
+		t.Errorf("delivered to partition %d", res.Partition)
+	}
+	if err := <-held; err != nil {
+		t.Fatalf("the slow message: %v", err)
+	}
+	if n := len(r.b.Records("t", 1)); n != 1 {
+		t.Errorf("%d records on partition 1, want 1", n)
+	}
+}

@@ -96,6 +96,7 @@ func TestBadConfig(t *testing.T) {
 		{"TLS.CertFile", func(c *rmq.Config) { c.TLS.CertFile = "x.pem" }},
 		{"TLS.ALPN", func(c *rmq.Config) { c.TLS.ALPN = 9 }},
 		{"MaxRequestBytes", func(c *rmq.Config) { c.MaxRequestBytes = -1 }},
+		{"MaxRequestBytes", func(c *rmq.Config) { c.MaxRequestBytes = 1024 }},
 		{"IdleTimeout", func(c *rmq.Config) { c.IdleTimeout = -time.Second }},
 		{"MaxResponseBytes", func(c *rmq.Config) { c.MaxResponseBytes = -1 }},
 		{"MaxResponseBytes", func(c *rmq.Config) { c.MaxResponseBytes = 100 }},
@@ -154,5 +155,26 @@ func TestBadConfig(t *testing.T) {
 	}
 	if _, err := rt.CreateProducer("t", rmq.ProducerConfig{}); !errors.Is(err, rmq.ErrClosed) {
 		t.Fatalf("CreateProducer after Close: %v", err)
+	}
+}
+
+// TestSmallMaxRequestBytesDefaults: a MaxRequestBytes below the producers'
+// defaults shrinks BatchBytes and MaxMessageBytes to what a request can
+// take, instead of refusing fields the user never set.
+func TestSmallMaxRequestBytesDefaults(t *testing.T) {
+	rt, err := rmq.New(rmq.Config{Brokers: []string{"127.0.0.1:9092"}, MaxRequestBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	p, err := rt.CreateProducer("t", rmq.ProducerConfig{})
+	if err != nil {
+		t.Fatalf("CreateProducer with the defaults under MaxRequestBytes 4096: %v", err)
+	}
+	if got := p.Config(); got.BatchBytes != 4096-1024 || got.MaxMessageBytes != 4096-1024 {
+		t.Errorf("BatchBytes %d, MaxMessageBytes %d, want both %d", got.BatchBytes, got.MaxMessageBytes, 4096-1024)
+	}
+	if _, err := rt.CreateProducer("t", rmq.ProducerConfig{BatchBytes: 4000}); !isConfigErr(err, "BatchBytes") {
+		t.Errorf("BatchBytes over what a request holds: %v, want a *ConfigError", err)
 	}
 }

@@ -25,14 +25,14 @@ import (
 	"github.com/rustmq/rustmq-go/transport/wire"
 )
 
-// An adversarial review of upstream mode: each test drives the runtime
+// Upstream mode at its edges: each test drives the runtime
 // through real QUIC sockets against the development broker made to look
 // like upstream (startUpstreamRig), and checks what the mode promises:
 // one-packet requests, no overlapping Produce on a connection, one result
 // per accepted message, records stored once where they were acknowledged.
 
-// reviewSent is one message sent by sendTracked and what came of it.
-type reviewSent struct {
+// trackedSend is one message sent by sendTracked and what came of it.
+type trackedSend struct {
 	msg   *rmq.Message
 	calls atomic.Int32
 	res   *rmq.Result
@@ -43,12 +43,12 @@ type reviewSent struct {
 // wait that returns once every accepted message has had its callback (or
 // fails the test after d). A message SendAsync refuses is recorded with
 // the refusal and counts as its one result.
-func sendTracked(t *testing.T, ctx context.Context, p *rmq.Producer, msgs []*rmq.Message, d time.Duration) ([]*reviewSent, func()) {
+func sendTracked(t *testing.T, ctx context.Context, p *rmq.Producer, msgs []*rmq.Message, d time.Duration) ([]*trackedSend, func()) {
 	t.Helper()
-	sent := make([]*reviewSent, len(msgs))
+	sent := make([]*trackedSend, len(msgs))
 	var wg sync.WaitGroup
 	for i, m := range msgs {
-		s := &reviewSent{msg: m}
+		s := &trackedSend{msg: m}
 		sent[i] = s
 		wg.Add(1)
 		if err := p.SendAsync(ctx, m, func(res *rmq.Result, err error) {
@@ -92,7 +92,7 @@ func sendTracked(t *testing.T, ctx context.Context, p *rmq.Producer, msgs []*rmq
 // stored exactly once, at the partition and offset it was acknowledged
 // with (values must be unique), and that no failed message is stored.
 // It returns how many succeeded.
-func checkStoredOnce(t *testing.T, b *broker.Broker, topics map[string]int, sent []*reviewSent, decode bool) int {
+func checkStoredOnce(t *testing.T, b *broker.Broker, topics map[string]int, sent []*trackedSend, decode bool) int {
 	t.Helper()
 	type place struct {
 		topic string
@@ -135,12 +135,12 @@ func checkStoredOnce(t *testing.T, b *broker.Broker, topics map[string]int, sent
 	return ok
 }
 
-// TestUpstreamReviewLongTopicFitsPacket: with the longest topic name the
+// TestUpstreamEdgeLongTopicFitsPacket: with the longest topic name the
 // protocol allows (249 bytes, so the request head is 269 bytes), headers,
 // keyed and keyless messages, and compressible values of 1 to 4 KiB that
 // the codec shrinks, every request still fits one QUIC packet, for each
 // codec, and every message is stored once where it was acknowledged.
-func TestUpstreamReviewLongTopicFitsPacket(t *testing.T) {
+func TestUpstreamEdgeLongTopicFitsPacket(t *testing.T) {
 	t.Parallel()
 	topic := strings.Repeat("T", wire.MaxTopicNameBytes)
 	for _, codec := range []compress.Codec{compress.None, compress.LZ4, compress.Zstd, compress.Gzip} {
@@ -187,12 +187,12 @@ func TestUpstreamReviewLongTopicFitsPacket(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewRouting: a message naming another topic that has a
+// TestUpstreamEdgeRouting: a message naming another topic that has a
 // static partition count goes to that topic; a keyless message lands on
 // one of the topic's partitions; an explicit partition within the count is
 // kept, and one beyond it is refused with ErrInvalidPartition, stored
 // nowhere.
-func TestUpstreamReviewRouting(t *testing.T) {
+func TestUpstreamEdgeRouting(t *testing.T) {
 	t.Parallel()
 	topics := map[string]int{"a": 2, "b": 3}
 	r := startUpstreamRig(t, topics)
@@ -272,7 +272,7 @@ func explicitMsgs(topic string, parts, each int, tag string) []*rmq.Message {
 	return msgs
 }
 
-// TestUpstreamReviewStalledProduceReleasesSlot: the broker stops answering
+// TestUpstreamEdgeStalledProduceReleasesSlot: the broker stops answering
 // one Produce (partition 0) while the other partitions' requests wait for
 // the connection's one Produce slot. The stalled request times out at
 // RequestTimeout and frees the slot; the waiting ones end as
@@ -280,7 +280,7 @@ func explicitMsgs(topic string, parts, each int, tag string) []*rmq.Message {
 // before the broker's stall ends, with the connection kept: the waiting
 // requests were never sent, so they do not count toward
 // MaxConsecutiveTimeouts (2 here, and three partitions waited).
-func TestUpstreamReviewStalledProduceReleasesSlot(t *testing.T) {
+func TestUpstreamEdgeStalledProduceReleasesSlot(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "s", 4
 	topics := map[string]int{topic: parts}
@@ -331,12 +331,12 @@ func TestUpstreamReviewStalledProduceReleasesSlot(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewCloseWhileQueued: Close with a short context while one
+// TestUpstreamEdgeCloseWhileQueued: Close with a short context while one
 // Produce is stalled at the broker and the other partitions' batches wait
 // for the slot: Close returns within its bound (plus the abort grace),
 // every accepted message has exactly one result, no failed message is
 // stored, and (TestMain's goleak) no goroutine is left behind.
-func TestUpstreamReviewCloseWhileQueued(t *testing.T) {
+func TestUpstreamEdgeCloseWhileQueued(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "c", 4
 	topics := map[string]int{topic: parts}
@@ -380,10 +380,10 @@ func TestUpstreamReviewCloseWhileQueued(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewCancelWhileQueued: messages whose contexts are
+// TestUpstreamEdgeCancelWhileQueued: messages whose contexts are
 // cancelled while their batches wait for the connection's Produce slot
 // each get exactly one result, and one that fails is stored nowhere.
-func TestUpstreamReviewCancelWhileQueued(t *testing.T) {
+func TestUpstreamEdgeCancelWhileQueued(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "x", 4
 	topics := map[string]int{topic: parts}
@@ -433,10 +433,10 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// TestUpstreamReviewAcksNone: with AcksNone every message gets one result
+// TestUpstreamEdgeAcksNone: with AcksNone every message gets one result
 // without an offset, all are stored, and requests still travel one at a
 // time in one packet each.
-func TestUpstreamReviewAcksNone(t *testing.T) {
+func TestUpstreamEdgeAcksNone(t *testing.T) {
 	t.Parallel()
 	const topic = "n"
 	topics := map[string]int{topic: 3}
@@ -472,13 +472,13 @@ func TestUpstreamReviewAcksNone(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewBrokerRestart: the broker stops and comes back on the
+// TestUpstreamEdgeBrokerRestart: the broker stops and comes back on the
 // same address mid-stream. Every message gets one result and succeeds
 // (the delivery timeout is far away); each acknowledged message is stored
 // at the place it was acknowledged with; per-key order holds among the
 // acknowledged offsets. Retries after the loss may store a batch twice
 // (no idempotence upstream): counted and logged, not failed.
-func TestUpstreamReviewBrokerRestart(t *testing.T) {
+func TestUpstreamEdgeBrokerRestart(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "r", 4
 	topics := map[string]int{topic: parts}
@@ -492,7 +492,7 @@ func TestUpstreamReviewBrokerRestart(t *testing.T) {
 	for i := range 600 {
 		msgs = append(msgs, &rmq.Message{Key: fmt.Appendf(nil, "k%d", i%23), Payload: fmt.Appendf(nil, "restart-%05d", i)})
 	}
-	var sent []*reviewSent
+	var sent []*trackedSend
 	var waits []func()
 	for i := 0; i < len(msgs); i += 100 {
 		s, w := sendTracked(t, ctx, p, msgs[i:i+100], 25*time.Second)
@@ -549,10 +549,10 @@ func TestUpstreamReviewBrokerRestart(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewReader: records written in upstream mode are read
+// TestUpstreamEdgeReader: records written in upstream mode are read
 // back by a Reader, which takes the partition count from StaticPartitions
 // since the broker lists no topics.
-func TestUpstreamReviewReader(t *testing.T) {
+func TestUpstreamEdgeReader(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "rd", 3
 	topics := map[string]int{topic: parts}
@@ -600,10 +600,10 @@ func TestUpstreamReviewReader(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewReaderWithoutStatic: in upstream mode NewReader of a
+// TestUpstreamEdgeReaderWithoutStatic: in upstream mode NewReader of a
 // topic that StaticPartitions does not list is refused at once, as
 // CreateProducer is, with a *ConfigError naming the entry to add.
-func TestUpstreamReviewReaderWithoutStatic(t *testing.T) {
+func TestUpstreamEdgeReaderWithoutStatic(t *testing.T) {
 	t.Parallel()
 	topics := map[string]int{"a": 1, "b": 2}
 	r := startUpstreamRig(t, topics)
@@ -614,14 +614,14 @@ func TestUpstreamReviewReaderWithoutStatic(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewTimeoutFreesSlot pins a limit of the one-Produce slot:
+// TestUpstreamEdgeTimeoutFreesSlot pins a limit of the one-Produce slot:
 // it is freed when the client gives up on a request, not when the broker
 // has finished it, which the client cannot know. The broker applies a
 // Produce and answers late; the client's request times out and its retry
 // reaches the broker while the first is still being handled there: two
 // Produce requests for the one partition at the broker at once (upstream
 // could give both the same offset), and the record stored twice.
-func TestUpstreamReviewTimeoutFreesSlot(t *testing.T) {
+func TestUpstreamEdgeTimeoutFreesSlot(t *testing.T) {
 	t.Parallel()
 	const topic = "to"
 	topics := map[string]int{topic: 1}
@@ -643,7 +643,7 @@ func TestUpstreamReviewTimeoutFreesSlot(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewSlowBrokerManyPartitions: a healthy but slow broker
+// TestUpstreamEdgeSlowBrokerManyPartitions: a healthy but slow broker
 // (50ms an answer) leading 16 partitions, with a RequestTimeout (200ms)
 // shorter than a round of the connection's one-Produce queue: requests
 // wait their turn past their deadline and are retried as
@@ -653,7 +653,7 @@ func TestUpstreamReviewTimeoutFreesSlot(t *testing.T) {
 // own deadline (transport.Conn.Do), requests taken off the queue just
 // before their deadline timed out in flight after the broker had applied
 // them: messages were stored up to 6 times.
-func TestUpstreamReviewSlowBrokerManyPartitions(t *testing.T) {
+func TestUpstreamEdgeSlowBrokerManyPartitions(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "slow", 16
 	topics := map[string]int{topic: parts}
@@ -662,7 +662,7 @@ func TestUpstreamReviewSlowBrokerManyPartitions(t *testing.T) {
 	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.RequestTimeout = 200 * time.Millisecond })
 	p := newProducer(t, rt, topic, rmq.ProducerConfig{DeliveryTimeout: 15 * time.Second})
 	ctx := ctxTimeout(t, 20*time.Second)
-	var sent []*reviewSent
+	var sent []*trackedSend
 	var waits []func()
 	for w := range 8 {
 		s, wait := sendTracked(t, ctx, p, explicitMsgs(topic, parts, 1, fmt.Sprint("wave", w)), 18*time.Second)
@@ -690,11 +690,11 @@ func TestUpstreamReviewSlowBrokerManyPartitions(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewTracedFitsPacket: with tracing on, each record gains a
+// TestUpstreamEdgeTracedFitsPacket: with tracing on, each record gains a
 // traceparent header and, when the caller's span carries one, a
 // tracestate; with the longest topic name requests still close at one
 // QUIC packet, and the headers are stored.
-func TestUpstreamReviewTracedFitsPacket(t *testing.T) {
+func TestUpstreamEdgeTracedFitsPacket(t *testing.T) {
 	t.Parallel()
 	topic := strings.Repeat("z", wire.MaxTopicNameBytes)
 	topics := map[string]int{topic: 2}
@@ -739,11 +739,11 @@ func TestUpstreamReviewTracedFitsPacket(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewFlushWhileQueued: Flush while one Produce is stalled
+// TestUpstreamEdgeFlushWhileQueued: Flush while one Produce is stalled
 // at the broker and other partitions' batches wait for the slot: a Flush
 // whose context ends first says so, and a later Flush returns once the
 // stalled request has timed out and everything has been delivered once.
-func TestUpstreamReviewFlushWhileQueued(t *testing.T) {
+func TestUpstreamEdgeFlushWhileQueued(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "f", 4
 	topics := map[string]int{topic: parts}
@@ -784,12 +784,12 @@ func TestUpstreamReviewFlushWhileQueued(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewTwoBrokers: two upstream-like brokers, a static topic
+// TestUpstreamEdgeTwoBrokers: two upstream-like brokers, a static topic
 // spread over both: each connection keeps its own one-Produce slot (no
 // overlap on either), both take records, and when one stops, its
 // partitions go to the other: every message gets one result, and every
 // acknowledged one is stored on one of them at the place acknowledged.
-func TestUpstreamReviewTwoBrokers(t *testing.T) {
+func TestUpstreamEdgeTwoBrokers(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "m", 4
 	topics := map[string]int{topic: parts}
@@ -864,7 +864,7 @@ func TestUpstreamReviewTwoBrokers(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewDeadPartitionPacesOthers pins the price of the one
+// TestUpstreamEdgeDeadPartitionPacesOthers pins the price of the one
 // Produce slot per connection: a partition whose every request goes
 // unanswered holds the slot for a RequestTimeout at each attempt, and the
 // broker's other partitions wait behind it. They are still delivered, but
@@ -874,7 +874,7 @@ func TestUpstreamReviewTwoBrokers(t *testing.T) {
 // 2 here) only when two of the dead partition's attempts come in a row:
 // in some runs, not in others. The dead partition's message fails at its
 // delivery timeout.
-func TestUpstreamReviewDeadPartitionPacesOthers(t *testing.T) {
+func TestUpstreamEdgeDeadPartitionPacesOthers(t *testing.T) {
 	t.Parallel()
 	const topic, parts = "dead", 4
 	topics := map[string]int{topic: parts}
@@ -931,7 +931,7 @@ func TestUpstreamReviewDeadPartitionPacesOthers(t *testing.T) {
 	}
 }
 
-// TestUpstreamReviewListedCountWins pins a divergence from
+// TestUpstreamEdgeListedCountWins pins a divergence from
 // docs/protocol.md ("Upstream mode": "a topic's partition count is taken
 // from Config.StaticPartitions alone"): when the broker's Metadata does
 // list the topic (a development broker, or an upstream that one day
@@ -939,7 +939,7 @@ func TestUpstreamReviewDeadPartitionPacesOthers(t *testing.T) {
 // mode too (actors/metadata_apply.go apply), so keys are spread over the
 // listed partitions and an explicit partition beyond the static count is
 // accepted. Whichever of the two changes, this test is to follow it.
-func TestUpstreamReviewListedCountWins(t *testing.T) {
+func TestUpstreamEdgeListedCountWins(t *testing.T) {
 	t.Parallel()
 	b, ca := startBroker(t, broker.Config{Topics: map[string]int{"t": 4}, NoALPN: true})
 	rt := newRuntime(t, []string{b.Addr()}, ca, func(c *rmq.Config) {

@@ -142,6 +142,14 @@ type UnreachableError = actors.UnreachableError
 // BrokerFailure is one broker's entry in an *UnreachableError.
 type BrokerFailure = actors.BrokerFailure
 
+// UpstreamRefusal is, in upstream mode (Config.Upstream), upstream
+// RustMQ's error text for a failed Produce as the runtime classified it:
+// whether the broker applied nothing (Retriable) and why. It unwraps to
+// the *transport.BrokerError holding the text and, for "Partition not
+// found" and "Not leader for partition", to wire.ErrUnknownTopicOrPartition
+// and wire.ErrNotLeader.
+type UpstreamRefusal = actors.UpstreamRefusal
+
 // MetadataError says a broker's metadata about a topic was not believed
 // (see Config.MaxPartitions); errors.Is matches ErrInvalidMetadata.
 type MetadataError = actors.MetadataError

@@ -265,6 +265,9 @@ func TestUpstreamModeErrorTexts(t *testing.T) {
 			if !ok || be.Message != c.text {
 				t.Fatalf("error %v does not carry the broker's text %q", err, c.text)
 			}
+			if u, ok := errors.AsType[*rmq.UpstreamRefusal](err); !ok || u.Retriable || u.Reason == "" {
+				t.Fatalf("error %v: want an *UpstreamRefusal, not retriable, with its reason", err)
+			}
 		})
 	}
 }

@@ -64,7 +64,7 @@ type BatcherConfig struct {
 	// Upstream is upstream mode: batches close so that a request fits one
 	// QUIC packet (transport.OneDatagramBytes), and the broker's 0xFF
 	// texts are classified as upstream RustMQ writes them
-	// (classifyUpstream). The connection must serialise Produce requests
+	// (classifyUpstream). The connection must carry one request at a time
 	// (transport.Config.SerialRequests) for a request to travel alone.
 	Upstream bool
 	// NewProducerID returns a fresh random producer id (never 0); called

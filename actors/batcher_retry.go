@@ -27,7 +27,7 @@ func (b *batcher) failed(bt *batch, err error, principal string, expired bool) {
 		bt.failures++
 	}
 	if b.cfg.Upstream {
-		err = b.classifyUpstream(bt, err)
+		err = classifyUpstream(bt, err)
 	}
 	bt.lastErr = &ProduceError{Topic: b.cfg.Topic, Partition: b.cfg.Partition, Broker: bt.addr, Principal: principal, Err: err}
 	r.lastFail = bt.lastErr

@@ -33,8 +33,6 @@ type UpstreamRefusal struct {
 	Retriable bool
 	// Reason says how the text was read.
 	Reason string
-	// cut says the broker's single read got part of the request only.
-	cut bool
 }
 
 // UpstreamMaxCuts is how many times a request may be cut by an upstream
@@ -42,22 +40,6 @@ type UpstreamRefusal struct {
 // one QUIC packet holds its partition back while it is retried, and on a
 // slow link it may never arrive whole.
 const UpstreamMaxCuts = 3
-
-// classifyUpstream classifies a failed attempt of bt (upstream mode) and
-// counts the cuts: once UpstreamMaxCuts is reached, a cut request is no
-// longer retried. Called on the batcher's goroutine.
-func (b *batcher) classifyUpstream(bt *batch, err error) error {
-	err = classifyUpstream(err, 1+len(bt.body) > transport.OneDatagramBytes)
-	if u, ok := err.(*UpstreamRefusal); ok && u.cut {
-		bt.cuts++
-		if bt.cuts >= UpstreamMaxCuts {
-			u.Retriable = false
-			u.Reason = fmt.Sprintf("the broker's single read cut the request %d times: given up; a request of at most %d bytes travels in one packet (see MaxMessageBytes)",
-				bt.cuts, transport.OneDatagramBytes)
-		}
-	}
-	return err
-}
 
 // Error implements the error interface.
 func (e *UpstreamRefusal) Error() string { return e.Err.Error() + " (" + e.Reason + ")" }
@@ -70,11 +52,12 @@ func (e *UpstreamRefusal) Unwrap() []error {
 	return []error{e.Err}
 }
 
-// classifyUpstream reads a failed Produce's error frame as upstream writes
-// them. multi says the request was larger than one QUIC packet, so that
-// upstream's single read may have received only part of it. Errors other
-// than error frames are returned unchanged.
-func classifyUpstream(err error, multi bool) error {
+// classifyUpstream reads the error frame of a failed attempt of bt as
+// upstream writes them (upstream mode). A request larger than one QUIC
+// packet may have been cut by upstream's single read; such cuts are
+// counted on bt and retried until UpstreamMaxCuts. Errors other than error
+// frames are returned unchanged. Called on the batcher's goroutine.
+func classifyUpstream(bt *batch, err error) error {
 	be, ok := errors.AsType[*transport.BrokerError](err)
 	if !ok {
 		return err
@@ -83,10 +66,16 @@ func classifyUpstream(err error, multi bool) error {
 	u := &UpstreamRefusal{Err: be}
 	switch {
 	case strings.HasPrefix(msg, "Serialization error: io error"):
-		if multi {
-			u.Retriable, u.cut, u.Reason = true, true, "the request spanned several QUIC packets and the broker's single read did not get them all; nothing was applied"
-		} else {
+		switch {
+		case 1+len(bt.body) <= transport.OneDatagramBytes:
 			u.Reason = "the broker could not decode a request sent whole in one packet: not retried"
+		case bt.cuts+1 < UpstreamMaxCuts:
+			bt.cuts++
+			u.Retriable, u.Reason = true, "the request spanned several QUIC packets and the broker's single read did not get them all; nothing was applied"
+		default:
+			bt.cuts++
+			u.Reason = fmt.Sprintf("the broker's single read cut the request %d times: given up; a request of at most %d bytes travels in one packet (see MaxMessageBytes)",
+				bt.cuts, transport.OneDatagramBytes)
 		}
 	case strings.HasPrefix(msg, "Serialization error"):
 		u.Reason = "the broker cannot decode the request: not retried"

@@ -36,7 +36,7 @@ type connection struct {
 	authExpires time.Time // zero = never
 	authMech    string    // mechanism of an unfinished Authenticate exchange
 	authSess    authSession
-	active      [256]int // requests being handled, by type (Config.OnRequest)
+	active      map[byte]int // requests being handled, by type (Config.OnRequest only)
 }
 
 // authenticated reports whether the connection has a principal that has
@@ -244,6 +244,9 @@ func (n *node) serveStream(ctx context.Context, c *connection, s *quic.Stream) {
 	if seen := n.b.cfg.OnRequest; seen != nil && len(frame) > 0 {
 		typ := frame[0]
 		c.mu.Lock()
+		if c.active == nil {
+			c.active = make(map[byte]int)
+		}
 		c.active[typ]++
 		k, all := c.active[typ], 0
 		for _, n := range c.active {

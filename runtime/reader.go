@@ -374,10 +374,7 @@ func (rd *Reader) waitStarted(ctx context.Context, parts []int32) error {
 			rd.mu.Unlock()
 			return nil
 		}
-		if rd.wake == nil {
-			rd.wake = make(chan struct{})
-		}
-		wake := rd.wake
+		wake := rd.waitLocked()
 		rd.mu.Unlock()
 		select {
 		case <-wake:
@@ -488,10 +485,7 @@ func (rd *Reader) Next(ctx context.Context) (*ReadRecord, error) {
 			rd.mu.Unlock()
 			return nil, ErrEndOfPartitions
 		}
-		if rd.wake == nil {
-			rd.wake = make(chan struct{})
-		}
-		wake := rd.wake
+		wake := rd.waitLocked()
 		rd.mu.Unlock()
 		select {
 		case <-wake:
@@ -594,6 +588,14 @@ func (rd *Reader) stop() {
 		}
 	}
 	rd.metrics.unregister()
+}
+
+// waitLocked returns the channel signalLocked closes next, under rd.mu.
+func (rd *Reader) waitLocked() <-chan struct{} {
+	if rd.wake == nil {
+		rd.wake = make(chan struct{})
+	}
+	return rd.wake
 }
 
 // signalLocked wakes every caller waiting in Next, under rd.mu.

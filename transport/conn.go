@@ -42,9 +42,9 @@ type Conn struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // the re-authentication goroutine
 	principal atomic.Pointer[string]
-	// produceSlot, with SerialRequests, holds the token of the one request
+	// slot, with SerialRequests, holds the token of the one request
 	// allowed in flight (small ones apart); nil otherwise.
-	produceSlot chan struct{}
+	slot chan struct{}
 }
 
 // OneDatagramBytes is the largest request frame (type byte and body) that
@@ -77,7 +77,7 @@ func newConn(d *Dialer, addr string, qc *quic.Conn) *Conn {
 		cancel:   cancel,
 	}
 	if d.cfg.SerialRequests {
-		c.produceSlot = make(chan struct{}, 1)
+		c.slot = make(chan struct{}, 1)
 	}
 	// When quic-go ends the connection (idle timeout, the broker closing
 	// it, a stateless reset ...), record why as our own cause. A cause set
@@ -159,11 +159,11 @@ func (c *Conn) Do(ctx context.Context, reqType byte, body []byte) ([]byte, error
 		return nil, fmt.Errorf("%w: %s request body of %d bytes exceeds MaxRequestBytes %d",
 			ErrRequestTooLarge, requestName(reqType), len(body), c.maxReq)
 	}
-	if c.produceSlot != nil && (reqType == wire.TypeProduce || 1+len(body) > SmallRequestBytes) {
+	if c.slot != nil && (reqType == wire.TypeProduce || 1+len(body) > SmallRequestBytes) {
 		queued := time.Now()
 		select {
-		case c.produceSlot <- struct{}{}:
-			defer func() { <-c.produceSlot }()
+		case c.slot <- struct{}{}:
+			defer func() { <-c.slot }()
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %w", ErrQueuedTooLong, c.ctxErr(ctx, reqType))
 		case <-c.ctx.Done():

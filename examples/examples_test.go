@@ -13,10 +13,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rustmq/rustmq-go/internal/proctest"
 
 	"go.uber.org/goleak"
 
@@ -26,9 +27,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	binaries.Remove()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -41,43 +40,22 @@ func TestMain(m *testing.M) {
 // programs are the example folders the smoke test builds.
 var programs = []string{"production", "high_throughput", "secure_mtls", "simple_producer", "tracing"}
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
+// binaries are the examples and the broker binary, built on first use
+// and removed by TestMain.
+var binaries = func() *proctest.Binaries {
+	pkgs := []string{proctest.BrokerPkg}
+	for _, p := range programs {
+		pkgs = append(pkgs, proctest.Module+"/examples/"+p)
+	}
+	return proctest.Build(pkgs...)
+}()
 
 // build compiles every example and the broker binary into a temporary
 // directory (without -race, for speed), once per test binary, and returns
 // that directory.
 func build(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the example programs; skipped with -short")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool on PATH")
-	}
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "rustmq-examples-test"); buildErr != nil {
-			return
-		}
-		args := []string{"build", "-o", binDir + string(filepath.Separator)}
-		for _, p := range programs {
-			args = append(args, "./examples/"+p)
-		}
-		args = append(args, "./cmd/rustmq-broker")
-		cmd := exec.Command(goBin, args...)
-		cmd.Dir = ".." // the module root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	return binaries.Dir(t)
 }
 
 // outcome is what a finished program printed.
@@ -286,49 +264,13 @@ func checkSummary(t *testing.T, stdout string) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var listenRE = regexp.MustCompile(`broker-0 listening on (\S+) \(QUIC\)`)
-
 // startBrokerBin runs the rustmq-broker binary of dir with args on a free
 // port, stopped with the test, and returns its address.
 func startBrokerBin(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	out := &syncBuffer{}
-	cmd := exec.Command(filepath.Join(dir, "rustmq-broker"), append(args, "--listen", "127.0.0.1:0")...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if m := listenRE.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "connect: dial") {
-			return m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rustmq-broker printed no banner:\n%s", out)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the banner a child process writes
-	}
+	p := proctest.Start(t, filepath.Join(dir, "rustmq-broker"), append(args, "--listen", "127.0.0.1:0")...)
+	t.Cleanup(func() { p.Stop() })
+	return p.Addr
 }
 
 // TestExamplesAgainstBrokerBinary runs each example with -brokers and -ca

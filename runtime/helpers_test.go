@@ -16,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		removeBrokerBinary()
+		brokerBin.Remove()
 		os.Exit(code)
 	}))
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rustmq/rustmq-go/broker"
+	"github.com/rustmq/rustmq-go/internal/proctest"
 	rmq "github.com/rustmq/rustmq-go/runtime"
 )
 
@@ -26,7 +27,7 @@ type killRun struct {
 	n       int
 	dataDir string
 	ca      string
-	proc    *brokerProc
+	proc    *proctest.Proc
 	rt      *rmq.Runtime
 	p       *rmq.Producer
 
@@ -51,7 +52,7 @@ func newKillRun(t *testing.T, topic string, parts, n int, edit func(*rmq.Config)
 	k.ca = filepath.Join(t.TempDir(), "ca.pem")
 	k.proc = startBrokerProc(t, "--listen", "127.0.0.1:0", "--data-dir", k.dataDir, "--write-ca", k.ca,
 		"--topic", fmt.Sprintf("%s:%d", topic, parts), "--log-level", "warn")
-	k.rt = newRuntime(t, []string{k.proc.addr}, k.ca, edit)
+	k.rt = newRuntime(t, []string{k.proc.Addr}, k.ca, edit)
 	k.p = newProducer(t, k.rt, topic, rmq.ProducerConfig{Acks: rmq.AcksAll, Idempotence: rmq.IdempotenceOn, Linger: time.Millisecond})
 	k.results = make([]killResult, n)
 	return k
@@ -115,13 +116,13 @@ func (k *killRun) waitAcks(ctx context.Context, n int) {
 // address and data directory and returns how long after it was back the
 // first acknowledgement came.
 func (k *killRun) restart(ctx context.Context, down time.Duration) time.Duration {
-	k.proc.kill()
+	k.proc.Kill()
 	time.Sleep(down)
 	k.mu.Lock()
 	before := len(k.acks)
 	k.mu.Unlock()
-	k.proc = startBrokerProc(k.t, "--listen", k.proc.addr, "--data-dir", k.dataDir, "--log-level", "warn")
-	up := k.proc.up
+	k.proc = startBrokerProc(k.t, "--listen", k.proc.Addr, "--data-dir", k.dataDir, "--log-level", "warn")
+	up := k.proc.Up
 	for {
 		k.mu.Lock()
 		if len(k.acks) > before {
@@ -160,7 +161,7 @@ func (k *killRun) verify(ctx context.Context) {
 	case <-ctx.Done():
 		t.Fatalf("%d of %d results: %+v", k.done.Load(), k.n, k.p.Metrics())
 	}
-	k.proc.kill()
+	k.proc.Kill()
 	b, err := broker.Start(context.Background(), broker.Config{DataDir: k.dataDir})
 	if err != nil {
 		t.Fatalf("open the data directory: %v", err)

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rustmq/rustmq-go/internal/proctest"
 
 	"github.com/rustmq/rustmq-go/transport"
 	"github.com/rustmq/rustmq-go/transport/wire"
@@ -19,104 +15,14 @@ import (
 // The tests in this file build the binary and run it in child processes,
 // so that SIGKILL and restarts are real.
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
+// bin is the binary, built on first use and removed by TestMain.
+var bin = proctest.Build(proctest.BrokerPkg)
 
-// brokerBinary builds rustmq-broker once per test run.
-func brokerBinary(t *testing.T) string {
+// startProcess runs the binary with args and waits for its banner; it is
+// killed with the test.
+func startProcess(t *testing.T, args ...string) *proctest.Proc {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "rustmq-broker-test-*"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "rustmq-broker")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
-
-func cleanupBinary() {
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-}
-
-// process is the binary running in a child process.
-type process struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	addr   string
-	stdout []string
-	stderr *syncBuffer
-	done   chan struct{}
-}
-
-// startProcess runs the binary with args and waits for its banner.
-func startProcess(t *testing.T, args ...string) *process {
-	t.Helper()
-	cmd := exec.Command(brokerBinary(t), args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &process{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.kill)
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := sc.Text()
-		p.stdout = append(p.stdout, line)
-		if _, after, ok := strings.Cut(line, "listening on "); ok && p.addr == "" {
-			p.addr = strings.Fields(after)[0]
-		}
-		if strings.Contains(line, "connect: dial") {
-			break
-		}
-	}
-	if p.addr == "" {
-		p.kill()
-		t.Fatalf("no banner on stdout %q; stderr:\n%s", p.stdout, p.stderr.String())
-	}
-	go func() { // drain stdout, then reap the process
-		for sc.Scan() {
-		}
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	return p
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *process) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.t.Errorf("process %d not gone 10 s after SIGKILL", p.cmd.Process.Pid)
-	}
+	return proctest.Start(t, bin.Path(t, "rustmq-broker"), args...)
 }
 
 // dialer returns a transport.Dialer trusting caFile.

@@ -6,16 +6,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rustmq/rustmq-go/internal/proctest"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	code := func() int {
-		defer cleanupBinary()
+		defer bin.Remove()
 		return runTests(m)
 	}()
 	os.Exit(code)
@@ -35,27 +36,9 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-// syncBuffer is an io.Writer safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunPrintsBannerAndStopsOnCancel(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	var out, errs syncBuffer
+	var out, errs proctest.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -110,7 +93,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"--no-such-flag"}, "not defined"},
 		{[]string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-dir", "d"}, "--tls-dir keeps a generated CA"},
 	} {
-		var out, errs syncBuffer
+		var out, errs proctest.SyncBuffer
 		err := run(context.Background(), tc.args, &out, &errs)
 		if err == nil || !strings.Contains(err.Error()+errs.String(), tc.want) {
 			t.Errorf("run(%q) = %v (stderr %q), want an error mentioning %q", tc.args, err, errs.String(), tc.want)

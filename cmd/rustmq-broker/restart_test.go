@@ -26,7 +26,7 @@ func TestBinaryDurableRestart(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	args := []string{"--data-dir", dataDir, "--topic", "t:1"}
 	p := startProcess(t, append([]string{"--listen", "127.0.0.1:0", "--write-ca", ca}, args...)...)
-	addr := p.addr
+	addr := p.Addr
 	key1, err := os.ReadFile(filepath.Join(dataDir, resetKeyFile))
 	if err != nil {
 		t.Fatalf("reset key not persisted: %v", err)
@@ -41,7 +41,7 @@ func TestBinaryDurableRestart(t *testing.T) {
 			t.Fatalf("round %d: produce before the kill: offset %d, %v", round, off, err)
 		}
 		killed := time.Now()
-		p.kill()
+		p.Kill()
 		p = startProcess(t, append([]string{"--listen", addr}, args...)...)
 		started := time.Since(killed)
 		if key, _ := os.ReadFile(filepath.Join(dataDir, resetKeyFile)); string(key) != string(key1) {

@@ -5,9 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rustmq/rustmq-go/internal/proctest"
 
 	"github.com/rustmq/rustmq-go/internal/devcert"
 	"github.com/rustmq/rustmq-go/transport"
@@ -29,17 +30,8 @@ func copyFile(t *testing.T, src string) string {
 	return dst
 }
 
-// stop ends the process with SIGTERM and waits for it.
-func (p *process) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.t.Fatal("broker did not stop on SIGTERM")
-	}
-}
-
-func (p *process) banner() string { return strings.Join(p.stdout, "\n") }
+// banner is what p printed on stdout up to the end of its banner.
+func banner(p *proctest.Proc) string { return strings.Join(p.Banner, "\n") }
 
 // TestBinaryTLSDirSurvivesRestart starts the binary with --tls-dir, stops
 // and restarts it, and checks that a client holding the first run's CA
@@ -47,8 +39,8 @@ func (p *process) banner() string { return strings.Join(p.stdout, "\n") }
 func TestBinaryTLSDirSurvivesRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tls")
 	p1 := startProcess(t, "--listen", "127.0.0.1:0", "--tls-dir", dir)
-	if !strings.Contains(p1.banner(), "TLS material kept in "+dir+" (CA generated)") {
-		t.Fatalf("banner:\n%s", p1.banner())
+	if !strings.Contains(banner(p1), "TLS material kept in "+dir+" (CA generated)") {
+		t.Fatalf("banner:\n%s", banner(p1))
 	}
 	for name, perm := range map[string]os.FileMode{caCertFile: 0o644, caKeyFile: 0o600, serverCertFile: 0o644, serverKeyFile: 0o600, resetKeyFile: 0o600} {
 		st, err := os.Stat(filepath.Join(dir, name))
@@ -58,18 +50,20 @@ func TestBinaryTLSDirSurvivesRestart(t *testing.T) {
 	}
 	firstCA := copyFile(t, filepath.Join(dir, caCertFile))
 	d := dialer(t, firstCA, transport.Config{})
-	c, err := dialAndProbe(t, d, p1.addr)
+	c, err := dialAndProbe(t, d, p1.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = c.Close()
-	p1.stop()
-
-	p2 := startProcess(t, "--listen", p1.addr, "--tls-dir", dir)
-	if !strings.Contains(p2.banner(), "(CA reused)") || !strings.Contains(p2.banner(), "trusting "+filepath.Join(dir, caCertFile)) {
-		t.Fatalf("banner of the restart:\n%s", p2.banner())
+	if !p1.Stop() {
+		t.Fatal("broker did not stop on SIGTERM")
 	}
-	c, err = dialAndProbe(t, d, p2.addr)
+
+	p2 := startProcess(t, "--listen", p1.Addr, "--tls-dir", dir)
+	if !strings.Contains(banner(p2), "(CA reused)") || !strings.Contains(banner(p2), "trusting "+filepath.Join(dir, caCertFile)) {
+		t.Fatalf("banner of the restart:\n%s", banner(p2))
+	}
+	c, err = dialAndProbe(t, d, p2.Addr)
 	if err != nil {
 		t.Fatalf("a client trusting the first CA cannot reach the restarted broker: %v", err)
 	}
@@ -82,25 +76,25 @@ func TestBinaryTLSDirSurvivesRestart(t *testing.T) {
 func TestBinaryWriteCAReusesCA(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	p1 := startProcess(t, "--listen", "127.0.0.1:0", "--write-ca", ca)
-	if !strings.Contains(p1.banner(), "CA certificate written to "+ca+" (CA generated)") {
-		t.Fatalf("banner:\n%s", p1.banner())
+	if !strings.Contains(banner(p1), "CA certificate written to "+ca+" (CA generated)") {
+		t.Fatalf("banner:\n%s", banner(p1))
 	}
 	if st, err := os.Stat(filepath.Join(filepath.Dir(ca), "ca-key.pem")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("CA key beside %s: %v", ca, err)
 	}
 	d := dialer(t, copyFile(t, ca), transport.Config{})
-	c, err := dialAndProbe(t, d, p1.addr)
+	c, err := dialAndProbe(t, d, p1.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = c.Close()
-	p1.kill()
+	p1.Kill()
 
-	p2 := startProcess(t, "--listen", p1.addr, "--write-ca", ca)
-	if !strings.Contains(p2.banner(), "(CA reused)") {
-		t.Fatalf("banner of the restart:\n%s", p2.banner())
+	p2 := startProcess(t, "--listen", p1.Addr, "--write-ca", ca)
+	if !strings.Contains(banner(p2), "(CA reused)") {
+		t.Fatalf("banner of the restart:\n%s", banner(p2))
 	}
-	c, err = dialAndProbe(t, d, p2.addr)
+	c, err = dialAndProbe(t, d, p2.Addr)
 	if err != nil {
 		t.Fatalf("a client trusting the first CA cannot reach the restarted broker: %v", err)
 	}

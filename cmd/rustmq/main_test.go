@@ -13,10 +13,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rustmq/rustmq-go/internal/proctest"
 
 	"go.uber.org/goleak"
 
@@ -25,9 +25,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	binaries.Remove()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -37,74 +35,32 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
+// binaries are rustmq and rustmq-broker, built on first use and removed
+// by TestMain.
+var binaries = proctest.Build(proctest.Module+"/cmd/rustmq", proctest.BrokerPkg)
 
-// bins builds rustmq and rustmq-broker (without -race, for speed) once per
-// test binary and returns their directory.
+// bins builds rustmq and rustmq-broker once per test binary and returns
+// their directory.
 func bins(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the rustmq and rustmq-broker binaries; skipped with -short")
-	}
-	buildOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binDir, buildErr = os.MkdirTemp("", "rustmq-cli-test")
-		if buildErr != nil {
-			return
-		}
-		cmd := exec.Command(goBin, "build", "-o", binDir+string(filepath.Separator), "./cmd/rustmq", "./cmd/rustmq-broker")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	return binaries.Dir(t)
 }
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer = proctest.SyncBuffer
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// brokerProc is a running rustmq-broker binary.
+// brokerProc is a running rustmq-broker binary and the CA file that
+// verifies it.
 type brokerProc struct {
-	addr, ca string
-	cmd      *exec.Cmd
-	out      *syncBuffer
+	*proctest.Proc
+	ca string
 }
-
-var listenRE = regexp.MustCompile(`broker-0 listening on (\S+) \(QUIC\)`)
 
 // startBrokerBin runs rustmq-broker with args (plus --listen 127.0.0.1:0
 // and --write-ca when args name neither) and waits for its banner.
 func startBrokerBin(t *testing.T, args ...string) *brokerProc {
 	t.Helper()
-	dir := bins(t)
-	b := &brokerProc{out: &syncBuffer{}}
+	b := &brokerProc{}
 	if !slices.Contains(args, "--listen") {
 		args = append(args, "--listen", "127.0.0.1:0")
 	}
@@ -112,39 +68,13 @@ func startBrokerBin(t *testing.T, args ...string) *brokerProc {
 		b.ca = filepath.Join(t.TempDir(), "ca.pem")
 		args = append(args, "--write-ca", b.ca)
 	}
-	b.cmd = exec.Command(filepath.Join(dir, "rustmq-broker"), args...)
-	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	b.Proc = proctest.Start(t, filepath.Join(bins(t), "rustmq-broker"), args...)
 	t.Cleanup(b.stop)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if m := listenRE.FindStringSubmatch(b.out.String()); m != nil && strings.Contains(b.out.String(), "connect: dial") {
-			b.addr = m[1]
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rustmq-broker %v printed no banner:\n%s", args, b.out.String())
-		}
-		time.Sleep(20 * time.Millisecond) // polling the banner a child process writes
-	}
+	return b
 }
 
-func (b *brokerProc) stop() {
-	if b.cmd.ProcessState != nil {
-		return
-	}
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-done
-	}
-}
+// stop ends the broker with SIGTERM (SIGKILL after 10 s).
+func (b *brokerProc) stop() { b.Stop() }
 
 // result is what a rustmq process printed and how it exited.
 type result struct {
@@ -185,7 +115,7 @@ func (r result) ok(t *testing.T, what string) result {
 }
 
 func conn(b *brokerProc, extra ...string) []string {
-	return append([]string{"-brokers", b.addr, "-ca", b.ca}, extra...)
+	return append([]string{"-brokers", b.Addr, "-ca", b.ca}, extra...)
 }
 
 // TestProduceConsumeFormats produces with keys, headers, an explicit
@@ -269,7 +199,7 @@ func TestDurableBroker(t *testing.T) {
 	}
 	rustmq(t, in.String(), append([]string{"produce"}, conn(b, "-key-separator", "=", "events")...)...).ok(t, "produce")
 	b.stop()
-	b2 := startBrokerBin(t, "--data-dir", dir, "--listen", b.addr)
+	b2 := startBrokerBin(t, "--data-dir", dir, "--listen", b.Addr)
 	r := rustmq(t, "", append([]string{"consume"}, conn(b2, "-format", "%k %s\n", "events")...)...).ok(t, "consume after restart")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 500 {

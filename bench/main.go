@@ -49,6 +49,7 @@ type options struct {
 	tracing     bool
 	traceWork   int
 	cpuProfile  string
+	memProfile  string
 	logLevel    string
 	maxBuffered int64
 	brokerProc  bool
@@ -104,6 +105,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.BoolVar(&o.tracing, "tracing", true, "measure the tracing overhead")
 	fs.IntVar(&o.traceWork, "trace-workers", 0, "workers of the tracing runs (0: the largest of -workers)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the SendAsync throughput runs to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the SendAsync throughput runs to this file")
 	fs.StringVar(&o.logLevel, "log", "", "write the runtime's logs to stderr at this level (debug, info, warn, error); default none")
 	fs.BoolVar(&o.brokerProc, "broker-process", false, "run the development broker in a process of its own (the CPU and allocation figures are then the producer's alone)")
 	brokers := fs.String("brokers", "", "comma-separated host:port of an external broker to bench against instead (it must hold topic \"bench\" with -partitions partitions)")
@@ -241,6 +243,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintln(out)
 
 	// SendAsync throughput.
+	if o.memProfile != "" {
+		// Sample every 4 KiB allocated from here on, so the profile of the
+		// throughput runs names the small per-message allocations.
+		goruntime.MemProfileRate = 4096
+	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -264,6 +271,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if o.memProfile != "" {
+		if err := writeAllocProfile(o.memProfile); err != nil {
+			return err
+		}
 	}
 	whose := "producer process"
 	if !s.brokerProcess && len(s.brokers) == 0 {
@@ -424,4 +436,18 @@ func thousands(v float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// writeAllocProfile writes the allocations sampled so far to path.
+func writeAllocProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	goruntime.GC() // the profile is as of the last collection
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

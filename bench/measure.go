@@ -221,7 +221,10 @@ func runThroughput(ctx context.Context, s setup, workers int, d time.Duration, t
 		wg.Go(func() {
 			for !stop.Load() {
 				if err := p.SendAsync(ctx, &rmq.Message{Payload: payload}, cb); err != nil {
-					sendErr.CompareAndSwap(nil, &err)
+					// A copy, so that err itself stays on the stack: taking
+					// its address in the loop costs an allocation per send.
+					keep := err
+					sendErr.CompareAndSwap(nil, &keep)
 					return
 				}
 			}

@@ -178,7 +178,7 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 		}
 		x := e.ext
 		if x != nil && x.span != nil {
-			p.endCreateSpan(x.span, o.Partition, off, err)
+			p.endCreateSpan(x.span, p.topicOfEnv(e), o.Partition, off, err)
 		}
 		if e.cb != nil {
 			// Straight into the callback queue, under its lock once per

@@ -24,8 +24,10 @@ type createSpec struct {
 // createStartOptions are the start options of every create span. The
 // attributes are not among them: an option carrying attributes is copied
 // into a fresh configuration on every Start, sampled or not, and the span
-// name already tells a sampler the topic. They are set once the sampler
-// has decided to record the span.
+// name already tells a sampler the topic. A span that records gets them
+// when it ends, in one call with the outcome's: each SetAttributes call
+// grows the SDK's attribute slice, and nothing reads a create span's
+// attributes before it ends.
 var createStartOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 
 // maxCreateSpecs bounds the cached create specs of topics other than the
@@ -78,7 +80,6 @@ func (p *Producer) startCreateSpan(ctx context.Context, e *envelope, topic strin
 	_, span := p.tracer.Start(ctx, spec.name, createStartOptions...)
 	sc := span.SpanContext()
 	if span.IsRecording() {
-		span.SetAttributes(spec.attrs...)
 		x := p.ext(e)
 		x.span = span
 		e.rec.Flags |= actors.FlagTraced | actors.FlagSampled
@@ -106,12 +107,12 @@ func hasTraceparent(hs []Header) bool {
 // broker gave the message.
 const AttrOffset = "messaging.rustmq.message.offset"
 
-// endCreateSpan ends a create span with the message's outcome: the
-// partition and offset, or the error (error.type, status and an exception
-// event).
-func (p *Producer) endCreateSpan(span trace.Span, partition int32, offset int64, err error) {
-	var kvs [2]attribute.KeyValue
-	attrs := kvs[:0]
+// endCreateSpan ends the create span of a message of topic with its
+// attributes and the message's outcome: the partition and offset, or the
+// error (error.type, status and an exception event).
+func (p *Producer) endCreateSpan(span trace.Span, topic string, partition int32, offset int64, err error) {
+	var kvs [8]attribute.KeyValue
+	attrs := append(kvs[:0], p.createSpecOf(topic).attrs...)
 	if partition >= 0 {
 		attrs = append(attrs, attribute.String(actors.AttrDestinationPartitionID, strconv.Itoa(int(partition))))
 	}
@@ -133,7 +134,9 @@ func (p *Producer) abandonSpan(e *envelope, err error) {
 		return
 	}
 	span := e.ext.span
-	span.SetAttributes(attribute.String(actors.AttrErrorType, errorTypeOf(err)))
+	var kvs [8]attribute.KeyValue
+	attrs := append(kvs[:0], p.createSpecOf(p.topicOf(e.msg)).attrs...)
+	span.SetAttributes(append(attrs, attribute.String(actors.AttrErrorType, errorTypeOf(err)))...)
 	span.SetStatus(codes.Error, err.Error())
 	span.End()
 	e.ext.span = nil

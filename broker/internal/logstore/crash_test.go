@@ -152,9 +152,9 @@ func checkCrashLog(t *testing.T, dir string, acked map[int]uint64) int {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	var got []batch
+	var got []appended
 	l.Batches(func(base uint64, records []wire.Record) bool {
-		got = append(got, batch{base: base, records: records})
+		got = append(got, appended{base: base, records: records})
 		return true
 	})
 	next := uint64(0)

@@ -8,12 +8,15 @@
 // A Log opened with an empty directory lives in memory only. A Log opened with
 // a directory writes every appended batch as one frame to the active segment
 // file and keeps it in memory as well: reads never touch the disk. Each batch
-// is held as its encoded frame (one allocation) plus record structs whose
-// byte slices and header keys point into that frame, so Append's deep copy
-// costs one encode and one decode, and memory use is about the log's size on
-// disk plus a few dozen bytes per record. That is fine for a development
-// broker whose logs are small, and keeps Read a binary search over batch base
-// offsets plus a slice copy.
+// is held as its encoded frame (one allocation), with its base offset, its
+// record count and the payload position of every sixteenth record; Read and
+// Batches decode the records they return from those bytes, and the records'
+// byte slices and header keys point into the frame. So Append's deep copy
+// costs one encode, memory use is about the log's size on disk plus a few
+// dozen bytes per batch, and the garbage collector has two pointers per batch
+// to trace instead of several per record. Read is a binary search over batch
+// base offsets, then decodes from the nearest indexed record up to the offset
+// (at most fifteen records it does not return) and onwards.
 //
 // # On-disk format
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -13,12 +14,12 @@ func seedSegment(tb testing.TB) []byte {
 	var seg []byte
 	base := uint64(0)
 	for i, n := range []int{1, 3, 2} {
-		frame, recs, err := encodeBatch(base, makeRecords(i, n))
+		frame, b, err := encodeBatch(base, makeRecords(i, n))
 		if err != nil {
 			tb.Fatal(err)
 		}
 		seg = append(seg, frame...)
-		base += uint64(len(recs))
+		base += uint64(b.count)
 	}
 	return seg
 }
@@ -36,8 +37,8 @@ func addSeeds(f *testing.F) {
 }
 
 // checkDecoded asserts what decodeSegment promises for any input: a prefix
-// of the input, consecutive batches that re-encode to exactly that prefix,
-// and a reason whenever it stopped early.
+// of the input, consecutive batches that re-encode to exactly that prefix
+// with the same marks, and a reason whenever it stopped early.
 func checkDecoded(t *testing.T, data []byte, bs []batch, valid int, reason string) {
 	t.Helper()
 	if valid < 0 || valid > len(data) {
@@ -49,15 +50,19 @@ func checkDecoded(t *testing.T, data []byte, bs []batch, valid int, reason strin
 	var re []byte
 	next := uint64(0)
 	for _, b := range bs {
-		if b.base != next || len(b.records) == 0 {
-			t.Fatalf("batch at %d with %d records, expected base %d", b.base, len(b.records), next)
+		recs := b.records()
+		if b.base != next || b.count == 0 || len(recs) != int(b.count) {
+			t.Fatalf("batch at %d with %d records (%d decoded), expected base %d", b.base, b.count, len(recs), next)
 		}
-		frame, _, err := encodeBatch(b.base, b.records)
+		frame, rb, err := encodeBatch(b.base, recs)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !slices.Equal(b.marks, rb.marks) {
+			t.Fatalf("batch at %d: decoded marks %v, encoding gives %v", b.base, b.marks, rb.marks)
+		}
 		re = append(re, frame...)
-		next += uint64(len(b.records))
+		next += uint64(b.count)
 	}
 	if !bytes.Equal(re, data[:valid]) {
 		t.Fatalf("decoded batches re-encode to %d bytes differing from the %d-byte valid prefix", len(re), valid)

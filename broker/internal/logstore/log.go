@@ -100,7 +100,7 @@ func (l *Log) Append(records []wire.Record, sync bool) (base uint64, err error) 
 		return 0, l.failed
 	}
 	base = l.hw
-	frame, copies, err := encodeBatch(base, records)
+	frame, b, err := encodeBatch(base, records)
 	if err != nil {
 		return 0, err
 	}
@@ -110,8 +110,8 @@ func (l *Log) Append(records []wire.Record, sync bool) (base uint64, err error) 
 		}
 	}
 	l.mu.Lock()
-	l.batches = append(l.batches, batch{base: base, records: copies})
-	l.hw = base + uint64(len(copies))
+	l.batches = append(l.batches, b)
+	l.hw = base + uint64(b.count)
 	l.mu.Unlock()
 	return base, nil
 }
@@ -186,33 +186,44 @@ func (l *Log) roll(base uint64) error {
 // header slices share the log's memory and must not be modified.
 func (l *Log) Read(offset uint64, maxBytes int) ([]wire.Record, error) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
+	closed, hw, bs := l.closed, l.hw, l.batches
+	l.mu.RUnlock()
+	// The decoding below runs without the lock: bs[:len(bs)] is never
+	// written again (Append only adds past it, and Close drops the slice
+	// without touching what it held), so an Append need not wait for it.
+	if closed {
 		return nil, ErrClosed
 	}
-	if offset > l.hw {
-		return nil, fmt.Errorf("%w: offset %d, high watermark %d", ErrOffsetOutOfRange, offset, l.hw)
+	if offset > hw {
+		return nil, fmt.Errorf("%w: offset %d, high watermark %d", ErrOffsetOutOfRange, offset, hw)
 	}
-	if offset == l.hw {
+	if offset == hw {
 		return nil, nil
 	}
-	i := sort.Search(len(l.batches), func(i int) bool { return l.batches[i].base > offset }) - 1
+	i := sort.Search(len(bs), func(i int) bool { return bs[i].base > offset }) - 1
 	var out []wire.Record
 	total := 0
-	skip := offset - l.batches[i].base
-	for ; i < len(l.batches); i++ {
-		recs := l.batches[i].records[skip:]
-		skip = 0
-		for j := range recs {
-			s := recs[j].Size()
+	j := offset - bs[i].base // record within bs[i] to start at
+	d := bs[i].seek(j)
+	for {
+		for ; j < uint64(bs[i].count); j++ {
+			var r wire.Record
+			if err := d.record(&r); err != nil {
+				bs[i].corrupt(err)
+			}
+			s := r.Size()
 			if len(out) > 0 && total+s > maxBytes {
 				return out, nil
 			}
 			total += s
-			out = append(out, recs[j])
+			out = append(out, r)
 		}
+		if i++; i == len(bs) {
+			return out, nil
+		}
+		// The next batch's records share the header arrays of this one's.
+		j, d.b, d.pos = 0, bs[i].payload, batchHeaderLen
 	}
-	return out, nil
 }
 
 // HighWatermark returns the offset the next appended record will get: the
@@ -226,14 +237,16 @@ func (l *Log) HighWatermark() uint64 {
 // Batches calls fn for every batch in the log, in offset order, with the
 // batch's base offset and records, until fn returns false. It walks the
 // batches present when it is called; fn runs without any lock held, so it may
-// call other methods of the log. The records share the log's memory and must
-// not be modified. After Close it calls fn for nothing.
+// call other methods of the log. Each batch's records are decoded for the
+// call: the slice is fn's to keep, but the records' byte slices and header
+// slices share the log's memory and must not be modified. After Close it
+// calls fn for nothing.
 func (l *Log) Batches(fn func(base uint64, records []wire.Record) bool) {
 	l.mu.RLock()
 	bs := l.batches
 	l.mu.RUnlock()
 	for _, b := range bs {
-		if !fn(b.base, b.records[:len(b.records):len(b.records)]) {
+		if !fn(b.base, b.records()) {
 			return
 		}
 	}

@@ -53,11 +53,18 @@ func makeRecords(seed, n int) []wire.Record {
 	return out
 }
 
+// appended is a batch as the Log's API shows it: its base offset and
+// records (the log itself keeps only the encoded payload).
+type appended struct {
+	base    uint64
+	records []wire.Record
+}
+
 // collect returns every batch of l.
-func collect(l *Log) []batch {
-	var out []batch
+func collect(l *Log) []appended {
+	var out []appended
 	l.Batches(func(base uint64, records []wire.Record) bool {
-		out = append(out, batch{base: base, records: records})
+		out = append(out, appended{base: base, records: records})
 		return true
 	})
 	return out
@@ -366,4 +373,56 @@ func TestOpenCreatesNestedDirectories(t *testing.T) {
 	if _, err := Open(filepath.Join(file, "p-0"), Options{}); !errors.As(err, &ce) {
 		t.Fatalf("Open under a file: %v, want *CorruptError", err)
 	}
+}
+
+// TestReadInsideLargeBatches reads from every offset of batches larger than
+// markEvery, around and between their marks, as appended and (durable)
+// after recovery has rebuilt the marks from the segment.
+func TestReadInsideLargeBatches(t *testing.T) {
+	sizes := []int{markEvery + 1, 100, 2*markEvery + 1, markEvery, 1, 3 * markEvery}
+	check := func(t *testing.T, l *Log, all []wire.Record) {
+		t.Helper()
+		for off := range all {
+			got, err := l.Read(uint64(off), 0)
+			if err != nil || !reflect.DeepEqual(got, all[off:off+1]) {
+				t.Fatalf("Read(%d, 0) = %d records, %v; want record %d", off, len(got), err, off)
+			}
+			got, err = l.Read(uint64(off), 1<<30)
+			if err != nil || !reflect.DeepEqual(got, all[off:]) {
+				t.Fatalf("Read(%d) = %d records, %v; want the %d from there", off, len(got), err, len(all)-off)
+			}
+		}
+	}
+	modes(t, func(t *testing.T, open func() *Log) {
+		l := open()
+		var all []wire.Record
+		var want []batch // as encodeBatch builds them, marks included
+		for i, n := range sizes {
+			base, err := l.Append(makeRecords(i, n), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, b, err := encodeBatch(base, makeRecords(i, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantMarks := (n - 1) / markEvery; len(b.marks) != wantMarks {
+				t.Fatalf("batch of %d records has %d marks, want %d", n, len(b.marks), wantMarks)
+			}
+			want = append(want, b)
+			all = append(all, makeRecords(i, n)...)
+		}
+		check(t, l, all)
+		if l.dir == "" {
+			return
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		l = open()
+		if !reflect.DeepEqual(l.batches, want) {
+			t.Fatal("recovered batches (payloads and marks) differ from the appended ones")
+		}
+		check(t, l, all)
+	})
 }

@@ -134,59 +134,124 @@ const minRecordBytes = 4
 // minHeaderBytes is the fewest bytes one header takes.
 const minHeaderBytes = 2
 
+// record decodes the next record into r, appending its headers to d.hdrs.
+// On error d.pos is where decoding stopped.
+func (d *recordDecoder) record(r *wire.Record) error {
+	var err error
+	if r.Key, err = d.bytesOpt(); err != nil {
+		return err
+	}
+	if r.Value, err = d.bytesOpt(); err != nil {
+		return err
+	}
+	if r.Timestamp, err = d.varint(); err != nil {
+		return err
+	}
+	nh, err := d.uvarint()
+	if err != nil {
+		return err
+	}
+	if nh > uint64(len(d.b)-d.pos)/minHeaderBytes {
+		return errMalformed
+	}
+	r.Headers = nil
+	if nh == 0 {
+		return nil
+	}
+	if uint64(cap(d.hdrs)-len(d.hdrs)) < nh {
+		// A fresh array instead of append's grown copy: the records decoded
+		// so far keep the old one, so copying it would only double the
+		// memory. Arrays double up to maxHeaderChunk, and are never smaller
+		// than this record needs.
+		n := min(max(2*cap(d.hdrs), minHeaderChunk), maxHeaderChunk)
+		d.hdrs = make([]wire.Header, 0, max(uint64(n), nh))
+	}
+	start := len(d.hdrs)
+	for range nh {
+		k, err := d.bytesOpt()
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			return errMalformed // header keys are strings, never None
+		}
+		v, err := d.bytesOpt()
+		if err != nil {
+			return err
+		}
+		// The key aliases the payload like every other field: the
+		// payload is never written again, so the string stays immutable.
+		d.hdrs = append(d.hdrs, wire.Header{Key: unsafe.String(unsafe.SliceData(k), len(k)), Value: v})
+	}
+	// The room was made above, so append never moved d.hdrs: the record's
+	// headers are its last nh slots, capped so that appending to them
+	// cannot write into the next record's.
+	end := len(d.hdrs)
+	r.Headers = d.hdrs[start:end:end]
+	return nil
+}
+
+// Bounds of the arrays recordDecoder.record puts headers in.
+const (
+	minHeaderChunk = 8
+	maxHeaderChunk = 1024
+)
+
+// skip steps over the next record without keeping it.
+func (d *recordDecoder) skip() error {
+	var r wire.Record
+	err := d.record(&r)
+	// Only r referred to its headers, the last ones in d.hdrs (in a fresh
+	// array if record made one), so their slots may be reused.
+	d.hdrs = d.hdrs[:len(d.hdrs)-len(r.Headers)]
+	return err
+}
+
+// countFits reports whether count records could fit in what is left of the
+// payload, so that a corrupt count cannot make records allocate much more
+// than the payload's size.
+func (d *recordDecoder) countFits(count uint32) bool {
+	return uint64(count) <= uint64(len(d.b)-d.pos)/minRecordBytes
+}
+
 // records decodes count records, which must use up the payload exactly.
 func (d *recordDecoder) records(count uint32) ([]wire.Record, error) {
-	if uint64(count) > uint64(len(d.b)-d.pos)/minRecordBytes {
+	if !d.countFits(count) {
 		return nil, errMalformed
 	}
 	out := make([]wire.Record, count)
 	for i := range out {
-		r := &out[i]
-		var err error
-		if r.Key, err = d.bytesOpt(); err != nil {
+		if err := d.record(&out[i]); err != nil {
 			return nil, err
 		}
-		if r.Value, err = d.bytesOpt(); err != nil {
-			return nil, err
-		}
-		if r.Timestamp, err = d.varint(); err != nil {
-			return nil, err
-		}
-		nh, err := d.uvarint()
-		if err != nil {
-			return nil, err
-		}
-		if nh > uint64(len(d.b)-d.pos)/minHeaderBytes {
-			return nil, errMalformed
-		}
-		if nh == 0 {
-			continue
-		}
-		start := len(d.hdrs)
-		for range nh {
-			k, err := d.bytesOpt()
-			if err != nil {
-				return nil, err
-			}
-			if k == nil {
-				return nil, errMalformed // header keys are strings, never None
-			}
-			v, err := d.bytesOpt()
-			if err != nil {
-				return nil, err
-			}
-			// The key aliases the payload like every other field: the
-			// payload is never written again, so the string stays immutable.
-			d.hdrs = append(d.hdrs, wire.Header{Key: unsafe.String(unsafe.SliceData(k), len(k)), Value: v})
-		}
-		// Sub-slicing after the record's headers are all in place is right
-		// even when append moved d.hdrs: earlier records keep the old array,
-		// which nothing modifies.
-		end := len(d.hdrs)
-		r.Headers = d.hdrs[start:end:end]
 	}
 	if d.pos != len(d.b) {
 		return nil, errMalformed
 	}
 	return out, nil
+}
+
+// check is records without the result: it accepts exactly the payloads
+// records accepts, and allocates only the header slots of one record. It
+// returns the batch's marks (see batch), which decoding finds for free.
+func (d *recordDecoder) check(count uint32) ([]uint32, error) {
+	if !d.countFits(count) {
+		return nil, errMalformed
+	}
+	var marks []uint32
+	if n := (int(count) - 1) / markEvery; n > 0 {
+		marks = make([]uint32, 0, n)
+	}
+	for i := range count {
+		if i > 0 && i%markEvery == 0 {
+			marks = append(marks, uint32(d.pos))
+		}
+		if err := d.skip(); err != nil {
+			return nil, err
+		}
+	}
+	if d.pos != len(d.b) {
+		return nil, errMalformed
+	}
+	return marks, nil
 }

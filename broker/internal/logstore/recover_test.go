@@ -19,19 +19,19 @@ import (
 
 // writeLog appends batches of makeRecords(i, sizes[i]) to a fresh durable log
 // in dir, closes it and returns the batches as appended.
-func writeLog(t *testing.T, dir string, segBytes int64, sizes []int) []batch {
+func writeLog(t *testing.T, dir string, segBytes int64, sizes []int) []appended {
 	t.Helper()
 	l, err := Open(dir, Options{SegmentBytes: segBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []batch
+	var want []appended
 	for i, n := range sizes {
 		base, err := l.Append(makeRecords(i, n), i%3 == 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, batch{base: base, records: makeRecords(i, n)})
+		want = append(want, appended{base: base, records: makeRecords(i, n)})
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func segmentFiles(t *testing.T, dir string) []string {
 }
 
 // sameBatches fails unless got equals want exactly.
-func sameBatches(t *testing.T, got, want []batch) {
+func sameBatches(t *testing.T, got, want []appended) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d batches, want %d", len(got), len(want))
@@ -132,7 +132,7 @@ func TestSegmentRollOverAndReopen(t *testing.T) {
 	if base != last.base+uint64(len(last.records)) {
 		t.Fatalf("base after reopen %d", base)
 	}
-	want = append(want, batch{base: base, records: makeRecords(99, 4)})
+	want = append(want, appended{base: base, records: makeRecords(99, 4)})
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func frameEnds(t *testing.T, data []byte) []int {
 }
 
 // prefixBefore returns the batches of want whose frames end at or before cut.
-func prefixBefore(want []batch, ends []int, cut int) []batch {
+func prefixBefore(want []appended, ends []int, cut int) []appended {
 	n := 0
 	for n < len(ends) && ends[n] <= cut {
 		n++
@@ -185,7 +185,7 @@ func prefixBefore(want []batch, ends []int, cut int) []batch {
 // reopenDamaged writes data as the only segment of a fresh directory, opens
 // it and checks that exactly wantPrefix survived, that the file was cut to
 // the valid length, and that the log takes appends afterwards.
-func reopenDamaged(t *testing.T, data []byte, wantPrefix []batch, validLen int) {
+func reopenDamaged(t *testing.T, data []byte, wantPrefix []appended, validLen int) {
 	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, segmentName(0))

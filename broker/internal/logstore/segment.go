@@ -119,7 +119,7 @@ func recoverDir(dir string, logger *slog.Logger) (*recovered, error) {
 		r.batches = append(r.batches, bs...)
 		if n := len(bs); n > 0 {
 			last := bs[n-1]
-			r.next = last.base + uint64(len(last.records))
+			r.next = last.base + uint64(last.count)
 		}
 		kept++
 		r.activeBase, r.activePath, r.activeSize = s.base, s.path, int64(valid)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -229,16 +228,23 @@ func (n *node) serveConn(c *connection) {
 	}
 }
 
-// serveStream reads one request to FIN (bounded by MaxRequestBytes),
-// answers it and closes the stream.
+// serveStream reads one request to FIN (bounded by MaxRequestBytes) into a
+// pooled buffer (reqbuf.go), answers it and closes the stream.
 func (n *node) serveStream(ctx context.Context, c *connection, s *quic.Stream) {
 	defer n.wg.Done()
 	limit := n.b.cfg.MaxRequestBytes
-	frame, err := io.ReadAll(io.LimitReader(s, limit+1))
+	frame, buf, err := readRequest(s, limit)
 	if err != nil {
+		buf.release()
 		s.CancelRead(codeStreamAborted)
 		s.CancelWrite(codeStreamAborted)
 		return
+	}
+	// The buffer goes back to the pool on every way out below, all of them
+	// after the handler has returned and the answer (never built in the
+	// request's memory) has been written or given up.
+	if len(frame) == 0 || int64(len(frame)) > limit || recyclableRequest(frame[0]) {
+		defer buf.release()
 	}
 	answered := func() {}
 	if seen := n.b.cfg.OnRequest; seen != nil && len(frame) > 0 {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"io"
+	"math"
 	"slices"
 	"sync"
 
@@ -29,14 +30,17 @@ type requestBuf struct{ b []byte }
 var requestBufs = sync.Pool{New: func() any { return new(requestBuf) }}
 
 // readRequest reads r to EOF into a pooled buffer, but never more than
-// limit+1 bytes, exactly as io.ReadAll(io.LimitReader(r, limit+1)) does:
+// limit+1 bytes, as io.ReadAll(io.LimitReader(r, limit+1)) does:
 // once limit+1 bytes are in, it returns them without reading further, so
 // the caller sees a frame longer than limit and refuses it. The frame
 // aliases buf; release buf when done with the frame.
 func readRequest(r io.Reader, limit int64) (frame []byte, buf *requestBuf, err error) {
 	buf = requestBufs.Get().(*requestBuf)
 	b := buf.b[:0]
-	left := limit + 1 // as LimitReader's N: nothing is read when it is <= 0
+	left := limit + 1 // as LimitReader's N
+	if left <= 0 {
+		left = math.MaxInt64 // limit+1 overflowed: no limit, not "read nothing"
+	}
 	for left > 0 {
 		if len(b) == cap(b) {
 			// Double like append would, but never past what may still come.

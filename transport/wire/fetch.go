@@ -64,7 +64,7 @@ func (m *FetchResponse) Unmarshal(b []byte) error {
 	r := reader{buf: b, typ: "FetchResponse"}
 	var v FetchResponse
 	var err error
-	if v.Records, err = decodeRecords(&r, "records"); err != nil {
+	if v.Records, err = decodeRecords(&r, "records", nil); err != nil {
 		return err
 	}
 	if v.HighWatermark, err = r.u64("high_watermark"); err != nil {

@@ -21,6 +21,19 @@ func (m *ProduceRequest) Append(b []byte) []byte {
 // Unmarshal decodes exactly one ProduceRequest from b. Record keys, values
 // and header values alias b. On error, a *DecodeError, m is unchanged.
 func (m *ProduceRequest) Unmarshal(b []byte) error {
+	return m.unmarshal(b, nil)
+}
+
+// UnmarshalReusing is Unmarshal decoding the records into the backing
+// array of m.Records when it holds enough of them, so that a server
+// decoding request after request into one ProduceRequest allocates the
+// records once. The records it held are overwritten, on error too; the
+// rest of m is unchanged on error.
+func (m *ProduceRequest) UnmarshalReusing(b []byte) error {
+	return m.unmarshal(b, m.Records[:cap(m.Records)])
+}
+
+func (m *ProduceRequest) unmarshal(b []byte, reuse []Record) error {
 	r := reader{buf: b, typ: "ProduceRequest"}
 	var v ProduceRequest
 	var err error
@@ -30,7 +43,7 @@ func (m *ProduceRequest) Unmarshal(b []byte) error {
 	if v.PartitionID, err = r.u32("partition_id"); err != nil {
 		return err
 	}
-	if v.Records, err = decodeRecords(&r, "records"); err != nil {
+	if v.Records, err = decodeRecords(&r, "records", reuse); err != nil {
 		return err
 	}
 	if v.Acks, err = decodeAcks(&r, "acks"); err != nil {

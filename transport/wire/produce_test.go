@@ -217,3 +217,54 @@ func TestProduceResponseErr(t *testing.T) {
 		t.Fatal("code 3 should be retriable")
 	}
 }
+
+// TestProduceUnmarshalReusing decodes into the records' backing array when
+// it is large enough, leaves no field of an earlier record behind, and
+// allocates a new array when it is not.
+func TestProduceUnmarshalReusing(t *testing.T) {
+	ts := int64(1700000000000)
+	first := &ProduceRequest{Topic: "t", Records: []Record{
+		{Key: []byte("k1"), Value: []byte("v1"), Headers: []Header{{Key: "h", Value: []byte("x")}}, Timestamp: ts},
+		{Key: []byte("k2"), Value: []byte("v2"), Timestamp: ts},
+		{Value: []byte("v3"), Headers: []Header{{Key: "a", Value: []byte("b")}}, Timestamp: ts},
+	}}
+	second := &ProduceRequest{Topic: "u", PartitionID: 2, Records: []Record{
+		{Value: []byte("w1"), Timestamp: ts + 1},
+		{Key: []byte("k"), Value: []byte("w2"), Timestamp: ts + 2},
+	}}
+	var m ProduceRequest
+	if err := m.UnmarshalReusing(first.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	arr := &m.Records[:cap(m.Records)][0]
+	if err := m.UnmarshalReusing(second.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if &m.Records[0] != arr {
+		t.Fatal("a backing array large enough was not reused")
+	}
+	if m.Topic != "u" || m.PartitionID != 2 || len(m.Records) != 2 {
+		t.Fatalf("decoded %#v", m)
+	}
+	for i, r := range m.Records {
+		w := second.Records[i]
+		if !bytes.Equal(r.Key, w.Key) || (r.Key == nil) != (w.Key == nil) || !bytes.Equal(r.Value, w.Value) || r.Headers != nil || r.Timestamp != w.Timestamp {
+			t.Fatalf("record %d = %#v, want %#v", i, r, w)
+		}
+	}
+	// Three records again: they fit the array the first decode made.
+	if err := m.UnmarshalReusing(first.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Records) != 3 || string(m.Records[2].Headers[0].Key) != "a" {
+		t.Fatalf("decoded %#v", m.Records)
+	}
+	// An error leaves m's other fields alone.
+	bad := second.Append(nil)
+	if err := m.UnmarshalReusing(bad[:len(bad)-1]); err == nil {
+		t.Fatal("a truncated request decoded")
+	}
+	if m.Topic != "t" {
+		t.Fatalf("topic %q after a failed decode", m.Topic)
+	}
+}

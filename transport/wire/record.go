@@ -59,12 +59,20 @@ func appendRecords(b []byte, recs []Record) []byte {
 // does a record's empty header list. The headers of all records share one
 // backing array (each record's slice has its capacity clipped), which keeps
 // a batch to a handful of allocations.
-func decodeRecords(r *reader, field string) ([]Record, error) {
+//
+// reuse is a slice whose backing array may take the records when it is
+// large enough; its records are overwritten.
+func decodeRecords(r *reader, field string, reuse []Record) ([]Record, error) {
 	n, err := r.length(field, minRecordSize)
 	if err != nil || n == 0 {
 		return nil, err
 	}
-	recs := make([]Record, n)
+	var recs []Record
+	if cap(reuse) >= n {
+		recs = reuse[:n]
+	} else {
+		recs = make([]Record, n)
+	}
 	var slab, prev []Header
 	for i := range recs {
 		if err := decodeRecord(r, &recs[i], &slab, prev, n-i); err != nil {
@@ -119,6 +127,8 @@ func decodeRecord(r *reader, rec *Record, slab *[]Header, prev []Header, left in
 		}
 		rec.Headers = s[start:len(s):len(s)]
 		*slab = s
+	} else {
+		rec.Headers = nil // a reused record may hold another's
 	}
 	ts, err := r.u64("timestamp")
 	rec.Timestamp = int64(ts)

@@ -137,3 +137,38 @@ func FuzzCapabilitiesResponse(f *testing.F) {
 		&CapabilitiesResponse{Version: 1, Features: []string{"", "some-future-feature"}},
 	)
 }
+
+// FuzzProduceRequestReusing decodes into a request that already holds
+// records (with headers, keys and values of their own) and checks the
+// result is what a fresh Unmarshal gives: nothing of the old records stays.
+func FuzzProduceRequestReusing(f *testing.F) {
+	for _, s := range goldenValues("produce_request") {
+		f.Add(s.Append(nil))
+	}
+	f.Add((&ProduceRequest{Topic: "t", Records: []Record{{Value: []byte("v")}, {Key: []byte("k")}}}).Append(nil))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var fresh ProduceRequest
+		freshErr := fresh.Unmarshal(in)
+		old := make([]Record, 8)
+		for i := range old {
+			old[i] = Record{Key: []byte("old"), Value: []byte("old"), Headers: []Header{{Key: "old", Value: []byte("x")}}, Timestamp: 7}
+		}
+		reused := ProduceRequest{Topic: "old", Records: old[:3]}
+		err := reused.UnmarshalReusing(in)
+		if (err == nil) != (freshErr == nil) {
+			t.Fatalf("fresh error %v, reusing error %v", freshErr, err)
+		}
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(reused.Append(nil), fresh.Append(nil)) || len(reused.Records) != len(fresh.Records) {
+			t.Fatalf("reusing decoded %#v, fresh %#v", reused, fresh)
+		}
+		for i := range fresh.Records {
+			a, b := reused.Records[i], fresh.Records[i]
+			if (a.Key == nil) != (b.Key == nil) || (a.Headers == nil) != (b.Headers == nil) {
+				t.Fatalf("record %d: nil-ness differs: %#v vs %#v", i, a, b)
+			}
+		}
+	})
+}

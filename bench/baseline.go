@@ -141,6 +141,15 @@ func (r *rawQUIC) latency(ctx context.Context, n, size int) (latencies, error) {
 	return lat, nil
 }
 
+// timedRoundTrip is one round trip with a request of size bytes, timed.
+func (r *rawQUIC) timedRoundTrip(ctx context.Context, size int) (time.Duration, error) {
+	req := make([]byte, size)
+	req[0] = 1
+	start := time.Now()
+	err := r.roundTrip(ctx, req)
+	return time.Since(start), err
+}
+
 // bulk writes total bytes on one stream and returns the rate in MB/s.
 func (r *rawQUIC) bulk(ctx context.Context, total int) (float64, error) {
 	chunk := make([]byte, 64<<10)

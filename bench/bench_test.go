@@ -58,7 +58,7 @@ func TestRunner(t *testing.T) {
 		`(?m)^ +-?\d+ +[\d.]+ +\d+ *$`,
 		`runtime \+ 1 producer +bare quic-go client +ratio`,
 		`(?m)^ +[\d.]+ MiB +[\d.]+ MiB +[\d.]+x *$`,
-		`p50 Send / p50 raw round trip +[\d.]+x +\(target <= 1.25x\) +(met|NOT met)`,
+		`p50 Send / p50 raw round trip, taken in turn +[\d.]+x +\(target <= 1.25x\) +(met|NOT met)`,
 		`SendAsync msgs/s, \d workers +[\d,]+ +\(target >= 2,000,000\) +(met|NOT met)`,
 		`heap bytes per buffered message +-?\d+ +\(target <= 200\) +(met|NOT met)`,
 		`NeverSample / no provider +[\d.]+x`,

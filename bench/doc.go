@@ -33,7 +33,9 @@
 //     messages acknowledged, over the time including the flush; beside it
 //     the CPU time and the allocations of the process per message;
 //   - Send latency: sequential Sends with acks Leader and no linger, p50 and
-//     p99;
+//     p99, each followed by the same produce request on a bare transport
+//     connection and by a raw quic-go round trip, so that the target's
+//     ratio compares round trips taken at the same moments;
 //   - memory: -heap-n messages sent with SendAsync (one shared *Message, so
 //     that the caller's own allocations are left out) to an in-process
 //     broker that holds every answer back, so that all of them stay

@@ -230,10 +230,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return fmt.Errorf("baseline round trip: %w", err)
 	}
 	bulk, err := raw.bulk(ctx, o.bulkMB<<20)
-	raw.Close()
 	if err != nil {
+		raw.Close()
 		return fmt.Errorf("baseline bulk: %w", err)
 	}
+	// Kept open: the latency section takes raw round trips between its
+	// Sends, so that its ratio compares the same moments of a noisy machine.
+	defer raw.Close()
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(out, "baseline: raw quic-go, TLS 1.3, ALPN rustmq, loopback")
 	fmt.Fprintln(tw, "measure\tp50\tp99\tMB/s\tn\t")
@@ -306,17 +309,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintln(out)
 
 	// Send latency.
-	lat, produce, err := runLatency(ctx, s, o.latencyN)
+	lat, produce, rawLat, err := runLatency(ctx, s, o.latencyN, func() (time.Duration, error) { return raw.timedRoundTrip(ctx, reqSize) })
 	if err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
-	fmt.Fprintf(out, "runtime: Send latency, sequential, %d B values, acks leader, no linger; beside it the same produce request on a bare transport connection to the same broker, taken alternately\n", o.size)
+	fmt.Fprintf(out, "runtime: Send latency, sequential, %d B values, acks leader, no linger; beside it, taken in turn with each Send, the same produce request on a bare transport connection to the same broker and a raw quic-go round trip (%d B request, 14 B response)\n", o.size, reqSize)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tp50\tp90\tp99\tmax\tn\t")
 	for _, row := range []struct {
 		name string
 		l    latencies
-	}{{"Send", lat}, {"transport Do", produce}} {
+	}{{"Send", lat}, {"transport Do", produce}, {"raw quic-go", rawLat}} {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t\n", row.name, us(row.l.percentile(50)), us(row.l.percentile(90)), us(row.l.percentile(99)), us(row.l.percentile(100)), len(row.l))
 	}
 	tw.Flush()
@@ -384,11 +387,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	// The figures against their targets, ratios from this run.
-	latX := float64(lat.percentile(50)) / float64(rtt.percentile(50))
+	latX := float64(lat.percentile(50)) / float64(rawLat.percentile(50))
 	fmt.Fprintln(out, "targets")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  SendAsync msgs/s, %d workers\t%s\t(target >= %s)\t%s\n", at8.workers, thousands(at8.msgsPerSec()), thousands(targetMsgsPerSec), verdict(at8.msgsPerSec() >= targetMsgsPerSec))
-	fmt.Fprintf(tw, "  p50 Send / p50 raw round trip\t%.2fx\t(target <= %.2fx)\t%s\n", latX, targetLatencyX, verdict(latX <= targetLatencyX))
+	fmt.Fprintf(tw, "  p50 Send / p50 raw round trip, taken in turn\t%.2fx\t(target <= %.2fx)\t%s\n", latX, targetLatencyX, verdict(latX <= targetLatencyX))
 	fmt.Fprintf(tw, "  p50 Send / p50 transport Do, same broker\t%.2fx\t\t\n", float64(lat.percentile(50))/float64(produce.percentile(50)))
 	if o.tracing {
 		fmt.Fprintf(tw, "  NeverSample / no provider\t%.2fx\t(target >= %.2fx)\t%s\n", never, targetNeverSample, verdict(never >= targetNeverSample))

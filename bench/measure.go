@@ -253,30 +253,31 @@ func runThroughput(ctx context.Context, s setup, workers int, d time.Duration, t
 // linger and returns each Send's duration (after warm-up messages), and,
 // as a baseline doing the same broker work, the round trips of the same
 // produce request (one record, acks Leader) on a bare transport connection
-// to the same broker, taken alternately with the Sends.
-func runLatency(ctx context.Context, s setup, n int) (send, produce latencies, err error) {
+// to the same broker, and raw's round trips (a quic-go exchange with a
+// server that does no work), each taken in turn with the Sends.
+func runLatency(ctx context.Context, s setup, n int, raw func() (time.Duration, error)) (send, produce, rawLat latencies, err error) {
 	sess, err := open(ctx, s, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer func() { _ = sess.close(context.Background()) }()
 	p, err := sess.rt.CreateProducer(benchTopic, rmq.ProducerConfig{Acks: rmq.AcksLeader, Linger: -1})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	payload := payloadOf(s.size)
 	for range 200 {
 		if err := warmUp(ctx, p, payload); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	d, err := transport.NewDialer(transport.Config{TLS: transport.TLSConfig{Config: &tls.Config{RootCAs: sess.pool}}})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	conn, err := d.Dial(ctx, sess.addrs[0])
 	if err != nil {
-		return nil, nil, fmt.Errorf("dial for the produce baseline: %w", err)
+		return nil, nil, nil, fmt.Errorf("dial for the produce baseline: %w", err)
 	}
 	defer func() { _ = conn.Close() }()
 	req := wire.ProduceRequest{Topic: benchTopic, Records: []wire.Record{{Value: payload, Timestamp: time.Now().UnixMilli()}}, Acks: wire.Acks{Level: wire.AckLeader}, TimeoutMs: 30_000}
@@ -288,21 +289,31 @@ func runLatency(ctx context.Context, s setup, n int) (send, produce latencies, e
 	}
 	for range 200 {
 		if _, err := do(); err != nil {
-			return nil, nil, fmt.Errorf("produce baseline: %w", err)
+			return nil, nil, nil, fmt.Errorf("produce baseline: %w", err)
 		}
 	}
-	send, produce = make(latencies, 0, n), make(latencies, 0, n)
+	for range 200 {
+		if _, err := raw(); err != nil {
+			return nil, nil, nil, fmt.Errorf("raw round trip: %w", err)
+		}
+	}
+	send, produce, rawLat = make(latencies, 0, n), make(latencies, 0, n), make(latencies, 0, n)
 	for range n {
 		t0 := time.Now()
 		if _, err := p.Send(ctx, &rmq.Message{Payload: payload}); err != nil {
-			return nil, nil, fmt.Errorf("send: %w", err)
+			return nil, nil, nil, fmt.Errorf("send: %w", err)
 		}
 		send = append(send, time.Since(t0))
 		rt, err := do()
 		if err != nil {
-			return nil, nil, fmt.Errorf("produce baseline: %w", err)
+			return nil, nil, nil, fmt.Errorf("produce baseline: %w", err)
 		}
 		produce = append(produce, rt)
+		rt, err = raw()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("raw round trip: %w", err)
+		}
+		rawLat = append(rawLat, rt)
 	}
-	return send, produce, p.Close(ctx)
+	return send, produce, rawLat, p.Close(ctx)
 }

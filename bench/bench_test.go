@@ -37,7 +37,7 @@ func TestRunner(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts brokers and measures for a few seconds; skipped with -short")
 	}
-	o, err := parseFlags([]string{"-duration", "300ms", "-workers", "1,4", "-rtt-n", "50", "-bulk-mb", "4", "-latency-n", "50", "-heap-n", "5000"}, &bytes.Buffer{})
+	o, err := parseFlags([]string{"-duration", "300ms", "-workers", "1,4", "-rtt-n", "50", "-bulk-mb", "4", "-latency-n", "50", "-heap-n", "5000", "-trace-rounds", "2"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestParseFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-workers", "0"}, {"-workers", "x"}, {"-acks", "some"}, {"-compression", "brotli"},
 		{"-duration", "0s"}, {"-size", "0"}, {"-partitions", "0"}, {"-log", "loud"}, {"extra"},
-		{"-heap-n", "-1"}, {"-brokers", "127.0.0.1:1", "-broker-process"},
+		{"-heap-n", "-1"}, {"-trace-rounds", "0"}, {"-brokers", "127.0.0.1:1", "-broker-process"},
 	} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("parseFlags(%q): no error", args)

@@ -46,7 +46,9 @@
 //     a fresh child process against a broker process;
 //   - tracing overhead: the throughput with no TracerProvider, with an SDK
 //     provider that samples nothing, and with one that samples everything
-//     and exports to a discarding exporter through a batch span processor;
+//     and exports to a discarding exporter through a batch span processor,
+//     the three taking turns for -trace-rounds rounds and each reported by
+//     its median;
 //   - targets: each figure against its target, ratios from this run.
 //
 // Each measurement starts a fresh broker and runtime so that no run

@@ -550,8 +550,9 @@ func (b *batcher) prune(bt *batch, now int64) {
 	bt.recs = bt.recs[:0]
 	bt.body = append(bt.body[:0], b.head...)
 	bt.bytes, bt.firstEnd, bt.deadline, bt.ctxRecs = 0, 0, 0, 0
+	var p RecordParts
 	for _, r := range recs {
-		p := src.Parts(r)
+		src.Parts(r, &p)
 		size := PartsSize(&p, b.cfg.Idempotent && len(bt.recs) == 0)
 		bt.add(r, &p, size, b.cfg.Idempotent)
 	}

@@ -78,9 +78,10 @@ func (p *partition) appendRecs(recs []*Record, src Source, each func(k int)) (wa
 		return false, 0
 	}
 	news := false
+	var parts RecordParts
 	for k, r := range recs {
 		each(k)
-		parts := src.Parts(r)
+		src.Parts(r, &parts)
 		size := PartsSize(&parts, false)
 		bt := p.open
 		if bt != nil && len(bt.recs) > 0 && (len(bt.recs) >= p.limits.size || bt.bytes+size > p.maxBytes) {

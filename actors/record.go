@@ -103,8 +103,10 @@ type Source interface {
 	Drain(dst []*Record) []*Record
 	// Topic returns the topic r goes to.
 	Topic(r *Record) string
-	// Parts returns r's contents for the wire.
-	Parts(r *Record) RecordParts
+	// Parts sets *p to r's contents for the wire (every field: p may hold
+	// another record's). A pointer rather than a result: RecordParts is
+	// large, and the router asks for every record.
+	Parts(r *Record, p *RecordParts)
 	// Cancelled returns the cause of r's context if it has ended
 	// (FlagCancellable), nil otherwise.
 	Cancelled(r *Record) error

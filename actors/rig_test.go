@@ -73,9 +73,9 @@ func (s *testSource) Drain(dst []*actors.Record) []*actors.Record {
 
 func (s *testSource) Topic(*actors.Record) string { return "t" }
 
-func (s *testSource) Parts(r *actors.Record) actors.RecordParts {
+func (s *testSource) Parts(r *actors.Record, p *actors.RecordParts) {
 	v, _ := s.values.Load(r)
-	return actors.RecordParts{Value: v.([]byte), Timestamp: 1}
+	*p = actors.RecordParts{Value: v.([]byte), Timestamp: 1}
 }
 
 func (s *testSource) Cancelled(*actors.Record) error               { return nil }

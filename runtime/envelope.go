@@ -110,24 +110,23 @@ func (s source) Drain(dst []*actors.Record) []*actors.Record { return s.p.in.dra
 func (s source) Topic(r *actors.Record) string { return s.p.topicOfEnv(envOf(r)) }
 
 // Parts implements actors.Source.
-func (s source) Parts(r *actors.Record) actors.RecordParts {
+func (s source) Parts(r *actors.Record, pt *actors.RecordParts) {
 	if h := s.p.rt.hooks; h != nil && h.parts != nil {
 		h.parts(envOf(r).msg)
 	}
-	return s.p.partsOf(envOf(r))
+	s.p.partsOf(envOf(r), pt)
 }
 
-// partsOf returns e's contents for the wire.
-func (p *Producer) partsOf(e *envelope) actors.RecordParts {
+// partsOf sets *pt to e's contents for the wire.
+func (p *Producer) partsOf(e *envelope, pt *actors.RecordParts) {
 	m := e.msg
-	pt := actors.RecordParts{Key: m.Key, Keyed: m.Key != nil, Value: m.Payload, Headers: m.Headers, Timestamp: p.timestampOf(e)}
+	*pt = actors.RecordParts{Key: m.Key, Keyed: m.Key != nil, Value: m.Payload, Headers: m.Headers, Timestamp: p.timestampOf(e)}
 	if x := e.ext; x != nil {
 		if x.value != nil {
 			pt.Value, pt.Codec = x.value, p.codecName
 		}
 		pt.Trace = x.trace
 	}
-	return pt
 }
 
 // Cancelled implements actors.Source.

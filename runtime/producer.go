@@ -222,7 +222,8 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 	if p.tracer != nil {
 		p.startCreateSpan(ctx, e, topic)
 	}
-	parts := p.partsOf(e)
+	var parts actors.RecordParts
+	p.partsOf(e, &parts)
 	ws := actors.PartsSize(&parts, false)
 	// Measured as brokers measure it, the trace and idempotence headers
 	// included, so that a message accepted here is not refused as too
@@ -234,7 +235,7 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 	}
 	if p.codecName != "" && len(m.Payload) >= p.cfg.CompressThreshold {
 		if _, has := wire.HeaderValue(m.Headers, wire.HeaderCodec); !has && p.compress(e) {
-			parts = p.partsOf(e)
+			p.partsOf(e, &parts)
 			ws = actors.PartsSize(&parts, false)
 		}
 	}

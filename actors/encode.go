@@ -46,24 +46,32 @@ func headerSize(key string, valueLen int) int { return 16 + len(key) + valueLen 
 // idempotence headers when idem. Brokers count this against their maximum
 // message bytes.
 func PartsSize(p *RecordParts, idem bool) int {
-	n := 1 + 8 + len(p.Value) + 8 + 8 // key option, value, header count, timestamp
-	if p.Keyed {
-		n += 8 + len(p.Key)
-	}
-	for i := range p.Headers {
-		n += headerSize(p.Headers[i].Key, len(p.Headers[i].Value))
-	}
-	if p.Codec != "" {
-		n += headerSize(wire.HeaderCodec, len(p.Codec))
-	}
-	if p.Trace.IsValid() {
-		n += headerSize(wire.HeaderTraceparent, traceparentSize)
-		if ts := p.Trace.TraceState(); ts.Len() > 0 {
-			n += headerSize(wire.HeaderTracestate, len(ts.String()))
-		}
-	}
+	n := RecordSize(p.Key, p.Keyed, len(p.Value), p.Headers, p.Codec, &p.Trace)
 	if idem {
 		n += idemHeadersSize
+	}
+	return n
+}
+
+// RecordSize is [PartsSize] without the idempotence headers, from the
+// parts one by one: what a caller that only needs the size computes
+// without building a RecordParts. tc may be nil.
+func RecordSize(key []byte, keyed bool, valueLen int, headers []wire.Header, codec string, tc *trace.SpanContext) int {
+	n := 1 + 8 + valueLen + 8 + 8 // key option, value, header count, timestamp
+	if keyed {
+		n += 8 + len(key)
+	}
+	for i := range headers {
+		n += headerSize(headers[i].Key, len(headers[i].Value))
+	}
+	if codec != "" {
+		n += headerSize(wire.HeaderCodec, len(codec))
+	}
+	if tc != nil && tc.IsValid() {
+		n += headerSize(wire.HeaderTraceparent, traceparentSize)
+		if ts := tc.TraceState(); ts.Len() > 0 {
+			n += headerSize(wire.HeaderTracestate, len(ts.String()))
+		}
 	}
 	return n
 }

@@ -117,16 +117,34 @@ func (s source) Parts(r *actors.Record, pt *actors.RecordParts) {
 	s.p.partsOf(envOf(r), pt)
 }
 
-// partsOf sets *pt to e's contents for the wire.
+// partsOf sets *pt to e's contents for the wire. Field by field: a
+// composite literal would be built aside and copied in whole.
 func (p *Producer) partsOf(e *envelope, pt *actors.RecordParts) {
 	m := e.msg
-	*pt = actors.RecordParts{Key: m.Key, Keyed: m.Key != nil, Value: m.Payload, Headers: m.Headers, Timestamp: p.timestampOf(e)}
+	pt.Key, pt.Keyed, pt.Value, pt.Headers, pt.Codec = m.Key, m.Key != nil, m.Payload, m.Headers, ""
+	pt.Timestamp = p.timestampOf(e)
 	if x := e.ext; x != nil {
 		if x.value != nil {
 			pt.Value, pt.Codec = x.value, p.codecName
 		}
 		pt.Trace = x.trace
+	} else {
+		pt.Trace = trace.SpanContext{}
 	}
+}
+
+// wireSize is the encoded size of e's record (partsOf's, measured by
+// actors.PartsSize), without building the parts.
+func (p *Producer) wireSize(e *envelope) int {
+	m := e.msg
+	if x := e.ext; x != nil {
+		value, codec := m.Payload, ""
+		if x.value != nil {
+			value, codec = x.value, p.codecName
+		}
+		return actors.RecordSize(m.Key, m.Key != nil, len(value), m.Headers, codec, &x.trace)
+	}
+	return actors.RecordSize(m.Key, m.Key != nil, len(m.Payload), m.Headers, "", nil)
 }
 
 // Cancelled implements actors.Source.

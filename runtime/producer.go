@@ -222,9 +222,7 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 	if p.tracer != nil {
 		p.startCreateSpan(ctx, e, topic)
 	}
-	var parts actors.RecordParts
-	p.partsOf(e, &parts)
-	ws := actors.PartsSize(&parts, false)
+	ws := p.wireSize(e)
 	// Measured as brokers measure it, the trace and idempotence headers
 	// included, so that a message accepted here is not refused as too
 	// large by a broker with the same limit.
@@ -235,8 +233,7 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 	}
 	if p.codecName != "" && len(m.Payload) >= p.cfg.CompressThreshold {
 		if _, has := wire.HeaderValue(m.Headers, wire.HeaderCodec); !has && p.compress(e) {
-			p.partsOf(e, &parts)
-			ws = actors.PartsSize(&parts, false)
+			ws = p.wireSize(e)
 		}
 	}
 	size := ws + envelopeOverhead

@@ -39,11 +39,9 @@ func TestUnsampledCreateSpanCost(t *testing.T) {
 	cb := func(*Result, error) {}
 	allocs := func(p *Producer, m *Message) float64 {
 		return testing.AllocsPerRun(1000, func() {
-			e, err := p.prepare(ctx, m, time.Now().UnixNano(), cb)
-			if err != nil {
+			if _, err := p.prepare(ctx, m, time.Now().UnixNano(), cb); err != nil {
 				t.Fatal(err)
 			}
-			p.recycle(e)
 		})
 	}
 	plain, traced := testProducer(t, nil), testProducer(t, never)
@@ -59,7 +57,6 @@ func TestUnsampledCreateSpanCost(t *testing.T) {
 		if e.ext != nil || e.rec.Flags&(actors.FlagTraced|actors.FlagSampled) != 0 {
 			t.Errorf("unsampled root: ext %v, flags %b", e.ext, e.rec.Flags)
 		}
-		traced.recycle(e)
 	}
 	parent := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})
 	e, err := traced.prepare(parent, &Message{Payload: []byte("x")}, time.Now().UnixNano(), cb)
@@ -93,11 +90,9 @@ func BenchmarkPrepareUnsampled(b *testing.B) {
 			cb := func(*Result, error) {}
 			b.ReportAllocs()
 			for b.Loop() {
-				e, err := p.prepare(ctx, m, time.Now().UnixNano(), cb)
-				if err != nil {
+				if _, err := p.prepare(ctx, m, time.Now().UnixNano(), cb); err != nil {
 					b.Fatal(err)
 				}
-				p.recycle(e)
 			}
 		})
 	}

@@ -131,7 +131,6 @@ func (q *deliveryQueue) runBatch(batch []delivered) {
 			n = 0
 		}
 		rel.add(e.rec.Tag, size, n)
-		q.p.recycle(e)
 		batch[i] = delivered{}
 		if rel.msgs >= releaseEvery || in.blocked.Load() > 0 {
 			rel.apply(in)

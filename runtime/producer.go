@@ -194,8 +194,7 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 	}
 	var e *envelope
 	if cb != nil {
-		e = envPool.Get().(*envelope)
-		e.cb = cb
+		e = &envelope{cb: cb}
 	} else {
 		e = &envelope{ext: &envExt{done: make(chan struct{})}}
 	}
@@ -273,9 +272,6 @@ func (p *Producer) compress(e *envelope) bool {
 // drop abandons an envelope that was not accepted.
 func (p *Producer) drop(e *envelope, err error) {
 	p.abandonSpan(e, err)
-	if e.cb != nil {
-		p.recycle(e)
-	}
 }
 
 // accept reserves buffer space for e and hands it to the router. Waiting

@@ -111,13 +111,22 @@ func (q *deliveryQueue) run() {
 }
 
 // releaseEvery is how many finished callbacks share one release of buffer
-// space while nobody waits for space.
+// space.
 const releaseEvery = 64
 
+// releaseShare is the share of the buffer (1/releaseShare of either limit)
+// whose release is passed on at once while senders wait for space. They
+// are woken once an eighth is free (intake.signalSpaceLocked), so a
+// release a sixty-fourth at a time wakes them at most that late, where a
+// release after every callback took the intake's lock once per message,
+// against the very senders waiting for it.
+const releaseShare = 64
+
 // runBatch runs the callbacks of batch, releasing their messages' space as
-// they finish: in groups, or after each one while senders wait for space.
+// they finish: in groups, and sooner while senders wait for space.
 func (q *deliveryQueue) runBatch(batch []delivered) {
 	in := q.p.in
+	soonRecs, soonBytes := max(1, in.maxRecs/releaseShare), max(1, in.maxBytes/releaseShare)
 	var rel release
 	for i := range batch {
 		d := &batch[i]
@@ -132,7 +141,7 @@ func (q *deliveryQueue) runBatch(batch []delivered) {
 		}
 		rel.add(e.rec.Tag, size, n)
 		batch[i] = delivered{}
-		if rel.msgs >= releaseEvery || in.blocked.Load() > 0 {
+		if rel.msgs >= releaseEvery || (in.blocked.Load() > 0 && (rel.msgs >= soonRecs || rel.bytes >= soonBytes)) {
 			rel.apply(in)
 		}
 	}

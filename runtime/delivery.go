@@ -201,6 +201,9 @@ func (r *release) apply(in *intake) {
 func invokeCallback(q *deliveryQueue, d *delivered) {
 	e := d.e
 	q.loanBytes, q.loanUsed, q.loanTaken = int64(e.rec.Size), false, 0
+	if e.rec.Flags&flagNoCallback != 0 {
+		return // nobody to tell: no Result to build
+	}
 	res := q.nextResult()
 	*res = Result{
 		Topic:     q.p.topicOfEnv(e),

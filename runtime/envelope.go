@@ -59,8 +59,9 @@ const (
 // that the actors' and callbacks' goroutines need not read it again (the
 // Message is the caller's memory, likely in another core's cache).
 const (
-	flagOwnTopic     = actors.RecordFlags(1 << 8) // Message.Topic names the topic
-	flagOwnTimestamp = actors.RecordFlags(1 << 9) // Message.Timestamp is set
+	flagOwnTopic     = actors.RecordFlags(1 << 8)  // Message.Topic names the topic
+	flagOwnTimestamp = actors.RecordFlags(1 << 9)  // Message.Timestamp is set
+	flagNoCallback   = actors.RecordFlags(1 << 10) // SendAsync without a callback: no Result to build
 )
 
 func (p *Producer) topicOf(m *Message) string {

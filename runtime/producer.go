@@ -388,12 +388,16 @@ func (p *Producer) Send(ctx context.Context, m *Message) (*Result, error) {
 // Linger while the partition can send), or within about 400ms while the
 // partition cannot send at all.
 func (p *Producer) SendAsync(ctx context.Context, m *Message, cb func(*Result, error)) error {
-	if cb == nil {
+	none := cb == nil
+	if none {
 		cb = noCallback
 	}
 	e, err := p.prepare(ctx, m, p.now(), cb)
 	if err != nil {
 		return err
+	}
+	if none {
+		e.rec.Flags |= flagNoCallback
 	}
 	return p.accept(ctx, e)
 }

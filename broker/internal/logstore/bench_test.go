@@ -25,20 +25,18 @@ func benchBatch(n, valueBytes int) ([]wire.Record, int) {
 	return recs, size
 }
 
-// BenchmarkAppend measures Append of 100-record batches of 100-byte values
-// in memory, to segment files without fsync, and with fsync per batch.
-// MB/s counts the records' wire size.
-func BenchmarkAppend(b *testing.B) {
-	recs, size := benchBatch(100, 100)
-	for _, mode := range []struct {
-		name    string
-		durable bool
-		sync    bool
-	}{
-		{"memory", false, false},
-		{"durable-nosync", true, false},
-		{"durable-sync", true, true},
-	} {
+// appendMode is one way of running the log in the Append benchmarks.
+type appendMode struct {
+	name    string
+	durable bool
+	sync    bool
+}
+
+// benchAppend measures Append of a batch of n records of valueBytes-byte
+// values in each mode. MB/s counts the records' wire size.
+func benchAppend(b *testing.B, n, valueBytes int, modes []appendMode) {
+	recs, size := benchBatch(n, valueBytes)
+	for _, mode := range modes {
 		b.Run(mode.name, func(b *testing.B) {
 			dir := ""
 			if mode.durable {
@@ -59,6 +57,16 @@ func BenchmarkAppend(b *testing.B) {
 			b.ReportMetric(float64(b.N)*float64(len(recs))/b.Elapsed().Seconds(), "records/s")
 		})
 	}
+}
+
+// BenchmarkAppend measures Append of 100-record batches of 100-byte values
+// in memory, to segment files without fsync, and with fsync per batch.
+func BenchmarkAppend(b *testing.B) {
+	benchAppend(b, 100, 100, []appendMode{
+		{"memory", false, false},
+		{"durable-nosync", true, false},
+		{"durable-sync", true, true},
+	})
 }
 
 // BenchmarkRead measures Read of 1 MiB from random offsets of a memory log.
@@ -98,34 +106,10 @@ func BenchmarkRead(b *testing.B) {
 // in memory and to segment files without fsync. The log keeps every batch,
 // so the figure includes what the batches held cost the garbage collector.
 func BenchmarkAppendBatch1000(b *testing.B) {
-	recs, size := benchBatch(1000, 100)
-	for _, mode := range []struct {
-		name    string
-		durable bool
-	}{
-		{"memory", false},
-		{"durable-nosync", true},
-	} {
-		b.Run(mode.name, func(b *testing.B) {
-			dir := ""
-			if mode.durable {
-				dir = b.TempDir()
-			}
-			l, err := Open(dir, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer l.Close()
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := l.Append(recs, false); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)*float64(len(recs))/b.Elapsed().Seconds(), "records/s")
-		})
-	}
+	benchAppend(b, 1000, 100, []appendMode{
+		{"memory", false, false},
+		{"durable-nosync", true, false},
+	})
 }
 
 // BenchmarkReadOne measures Read of a single record from random offsets of

@@ -83,6 +83,9 @@ func decodeRecords(r *reader, field string, reuse []Record) ([]Record, error) {
 	return recs, nil
 }
 
+// minHeaderSlab is the room of a batch's first header slab, in headers.
+const minHeaderSlab = 16
+
 // decodeRecord reads one record into rec, appending its headers to *slab.
 // prev holds the previous record's headers, whose keys are reused when this
 // record repeats them. left counts this record and those after it, to size
@@ -103,11 +106,16 @@ func decodeRecord(r *reader, rec *Record, slab *[]Header, prev []Header, left in
 		s := *slab
 		if cap(s)-len(s) < hn {
 			// hn headers fit in what remains (checked above), so limit >= hn
-			// and the guess is bounded by the input's size.
+			// and the guess is bounded by the input's size. The guess that
+			// the rest carry as many headers as this one is capped, growing
+			// slab by slab: an idempotent batch carries two headers on its
+			// first record only, and a slab for all its records (80 KB for
+			// 1,000) was garbage on every request.
 			want, limit := hn*left, r.remaining()/minHeaderSize
 			if want > limit || want/left != hn {
 				want = limit
 			}
+			want = max(hn, min(want, max(2*cap(s), minHeaderSlab)))
 			s = make([]Header, 0, want)
 		}
 		start := len(s)

@@ -1,7 +1,9 @@
 package actors
 
 import (
+	"context"
 	"encoding/binary"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,12 +31,18 @@ type batch struct {
 	// end.
 	deadline int64
 	ctxRecs  int
-	opened   time.Time
-	flush    bool // a Flush wants it sent without lingering
-	sealed   bool
-	reason   string // why it was closed, for its send spans
+	// ctx is the context every one of the ctxRecs records carries, when
+	// they all carry the same one (nil otherwise): prune then asks it
+	// once instead of asking each record.
+	ctx    context.Context
+	opened time.Time
+	flush  bool // a Flush wants it sent without lingering
+	sealed bool
+	reason string // why it was closed, for its send spans
 
-	// The batcher's: sequence stamp and attempts.
+	// The batcher's: sequence stamp and attempts, and the batch's number
+	// among those it sent (batcherRun.sent).
+	ord        uint64
 	pid, seq   uint64
 	stamped    bool
 	sends      int // attempts made
@@ -154,8 +162,25 @@ func (bt *batch) add(r *Record, p *RecordParts, size int, idem bool) {
 		bt.deadline = r.Deadline
 	}
 	if r.Flags&FlagCancellable != 0 {
+		switch {
+		case bt.ctxRecs == 0:
+			bt.ctx = p.Ctx
+		case bt.ctx != nil && !sameContext(bt.ctx, p.Ctx):
+			bt.ctx = nil
+		}
 		bt.ctxRecs++
 	}
+}
+
+// sameContext reports whether a and b are the same context. Interface
+// equality panics on a dynamic type that is not comparable (a caller's
+// own context struct with a slice in it), so such types compare unequal.
+func sameContext(a, b context.Context) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 // seal writes the record count and appends tail (acks and timeout).

@@ -106,6 +106,10 @@ type BatcherConfig struct {
 type batcherRun struct {
 	started bool
 	batches []*batch // sent at least once and not completed, in sequence order
+	// sent counts the batches ever added to batches; each batch keeps its
+	// number (batch.ord), so that the window of window() is counted from
+	// the oldest batch not acknowledged yet.
+	sent    uint64
 	pending []*batch // taken from the buffer by a sweep, not sent yet
 	stalled bool
 	// lastFail is the partition's last failure (an attempt's, or the
@@ -437,6 +441,22 @@ func (b *batcher) maxInFlight() int {
 	return 1
 }
 
+// window is how many batches were sent from the oldest one not yet
+// acknowledged on, itself included: the answers come back in any order, so
+// batches after it may be acknowledged while it is still out. fill keeps
+// window below maxInFlight, not just the requests outstanding: an
+// idempotent broker recognises a resent batch only among the last
+// MaxInFlightIdempotent batches it appended of the producer id, and every
+// batch sent after the oldest unacknowledged one may have been appended
+// before that one is resent.
+func (b *batcher) window() int {
+	r := b.run
+	if len(r.batches) == 0 {
+		return 0
+	}
+	return int(r.sent - r.batches[0].ord)
+}
+
 // fill sends new batches while request slots are free.
 func (b *batcher) fill() {
 	r := b.run
@@ -449,8 +469,8 @@ func (b *batcher) fill() {
 	}
 	now := time.Now()
 	var wait time.Duration
-	for len(r.batches) < b.maxInFlight() {
-		free := b.maxInFlight() - len(r.batches)
+	for b.window() < b.maxInFlight() {
+		free := b.maxInFlight() - b.window()
 		taken := b.taken[:0]
 		for len(r.pending) > 0 && len(taken) < free {
 			taken = append(taken, r.pending[0])
@@ -469,13 +489,15 @@ func (b *batcher) fill() {
 				continue
 			}
 			b.stamp(bt)
+			bt.ord = r.sent
+			r.sent++
 			r.batches = append(r.batches, bt)
 			b.send(bt, now)
 		}
 		clear(taken)
 		b.taken = taken[:0]
 	}
-	if wait > 0 && !b.lingerSet && len(r.batches) < b.maxInFlight() {
+	if wait > 0 && !b.lingerSet && b.window() < b.maxInFlight() {
 		b.lingerSet = true
 		b.lingerGen++
 		b.after(wait, &lingerTick{gen: b.lingerGen})
@@ -518,8 +540,10 @@ func (b *batcher) seal(bt *batch, now int64) bool {
 // prune fails the records of an unsent batch whose context ended or whose
 // delivery deadline passed, and rebuilds the body from the others.
 func (b *batcher) prune(bt *batch, now int64) {
-	if bt.ctxRecs == 0 && (bt.deadline == 0 || now <= bt.deadline) {
-		return
+	if bt.deadline == 0 || now <= bt.deadline {
+		if bt.ctxRecs == 0 || (bt.ctx != nil && ContextCause(bt.ctx) == nil) {
+			return // nothing expired, and the one context is alive
+		}
 	}
 	src := b.cfg.Source
 	var expired []*Record
@@ -549,7 +573,7 @@ func (b *batcher) prune(bt *batch, now int64) {
 	recs := keep
 	bt.recs = bt.recs[:0]
 	bt.body = append(bt.body[:0], b.head...)
-	bt.bytes, bt.firstEnd, bt.deadline, bt.ctxRecs = 0, 0, 0, 0
+	bt.bytes, bt.firstEnd, bt.deadline, bt.ctxRecs, bt.ctx = 0, 0, 0, 0, nil
 	var p RecordParts
 	for _, r := range recs {
 		src.Parts(r, &p)

@@ -77,6 +77,9 @@ type RecordParts struct {
 	Trace trace.SpanContext
 	// Timestamp in Unix milliseconds.
 	Timestamp int64
+	// Ctx is the record's context when FlagCancellable is set (nil
+	// otherwise); the batch notes whether its records share one.
+	Ctx context.Context
 }
 
 // Outcome is the result of the records of one [Source.Deliver] call.

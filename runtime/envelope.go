@@ -114,7 +114,7 @@ func (s source) Parts(r *actors.Record, pt *actors.RecordParts) {
 // composite literal would be built aside and copied in whole.
 func (p *Producer) partsOf(e *envelope, pt *actors.RecordParts) {
 	m := e.msg
-	pt.Key, pt.Keyed, pt.Value, pt.Headers, pt.Codec = m.Key, m.Key != nil, m.Payload, m.Headers, ""
+	pt.Key, pt.Keyed, pt.Value, pt.Headers, pt.Codec, pt.Ctx = m.Key, m.Key != nil, m.Payload, m.Headers, "", e.ctx
 	pt.Timestamp = p.timestampOf(e)
 	if x := e.ext; x != nil {
 		if x.value != nil {

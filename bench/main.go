@@ -405,8 +405,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(tw, "  p50 Send / p50 raw round trip, taken in turn\t%.2fx\t(target <= %.2fx)\t%s\n", latX, targetLatencyX, verdict(latX <= targetLatencyX))
 	fmt.Fprintf(tw, "  p50 Send / p50 transport Do, same broker\t%.2fx\t\t\n", float64(lat.percentile(50))/float64(produce.percentile(50)))
 	if o.tracing {
-		fmt.Fprintf(tw, "  NeverSample / no provider\t%.2fx\t(target >= %.2fx)\t%s\n", never, targetNeverSample, verdict(never >= targetNeverSample))
-		fmt.Fprintf(tw, "  AlwaysSample / no provider\t%.2fx\t(target >= %.2fx)\t%s\n", always, targetAlwaysSample, verdict(always >= targetAlwaysSample))
+		fmt.Fprintf(tw, "  NeverSample / no provider\t%.3fx\t(target >= %.2fx)\t%s\n", never, targetNeverSample, verdict(never >= targetNeverSample))
+		fmt.Fprintf(tw, "  AlwaysSample / no provider\t%.3fx\t(target >= %.2fx)\t%s\n", always, targetAlwaysSample, verdict(always >= targetAlwaysSample))
 	}
 	if o.heapN > 0 {
 		fmt.Fprintf(tw, "  allocations per SendAsync\t%.2f\t(target <= %.0f)\t%s\n", heap.allocsPerMsg, targetAllocs, verdict(heap.allocsPerMsg <= targetAllocs))

@@ -114,30 +114,35 @@ func (s source) Parts(r *actors.Record, pt *actors.RecordParts) {
 // composite literal would be built aside and copied in whole.
 func (p *Producer) partsOf(e *envelope, pt *actors.RecordParts) {
 	m := e.msg
-	pt.Key, pt.Keyed, pt.Value, pt.Headers, pt.Codec, pt.Ctx = m.Key, m.Key != nil, m.Payload, m.Headers, "", e.ctx
+	pt.Key, pt.Keyed, pt.Headers, pt.Ctx = m.Key, m.Key != nil, m.Headers, e.ctx
+	pt.Value, pt.Codec = p.valueOf(e)
 	pt.Timestamp = p.timestampOf(e)
 	if x := e.ext; x != nil {
-		if x.value != nil {
-			pt.Value, pt.Codec = x.value, p.codecName
-		}
 		pt.Trace = x.trace
 	} else {
 		pt.Trace = trace.SpanContext{}
 	}
 }
 
+// valueOf returns e's value as written and its rmq-codec: the compressed
+// value when there is one.
+func (p *Producer) valueOf(e *envelope) ([]byte, string) {
+	if x := e.ext; x != nil && x.value != nil {
+		return x.value, p.codecName
+	}
+	return e.msg.Payload, ""
+}
+
 // wireSize is the encoded size of e's record (partsOf's, measured by
 // actors.PartsSize), without building the parts.
 func (p *Producer) wireSize(e *envelope) int {
 	m := e.msg
+	value, codec := p.valueOf(e)
+	var tc *trace.SpanContext
 	if x := e.ext; x != nil {
-		value, codec := m.Payload, ""
-		if x.value != nil {
-			value, codec = x.value, p.codecName
-		}
-		return actors.RecordSize(m.Key, m.Key != nil, len(value), m.Headers, codec, &x.trace)
+		tc = &x.trace
 	}
-	return actors.RecordSize(m.Key, m.Key != nil, len(m.Payload), m.Headers, "", nil)
+	return actors.RecordSize(m.Key, m.Key != nil, len(value), m.Headers, codec, tc)
 }
 
 // Cancelled implements actors.Source.

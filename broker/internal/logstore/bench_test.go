@@ -69,19 +69,26 @@ func BenchmarkAppend(b *testing.B) {
 	})
 }
 
-// BenchmarkRead measures Read of 1 MiB from random offsets of a memory log.
-func BenchmarkRead(b *testing.B) {
-	recs, _ := benchBatch(100, 100)
+// filledLog is a memory log of batches batches of perBatch records of
+// 100-byte values, closed when b ends.
+func filledLog(b *testing.B, batches, perBatch int) *Log {
+	recs, _ := benchBatch(perBatch, 100)
 	l, err := Open("", Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
-	for range 1000 {
+	b.Cleanup(func() { _ = l.Close() })
+	for range batches {
 		if _, err := l.Append(recs, false); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return l
+}
+
+// BenchmarkRead measures Read of 1 MiB from random offsets of a memory log.
+func BenchmarkRead(b *testing.B) {
+	l := filledLog(b, 1000, 100)
 	hw := l.HighWatermark()
 	var n, bytesRead int
 	i := uint64(0)
@@ -117,17 +124,7 @@ func BenchmarkAppendBatch1000(b *testing.B) {
 // little at a time, where Read's walk from the batch start to the offset
 // weighs most.
 func BenchmarkReadOne(b *testing.B) {
-	recs, _ := benchBatch(1000, 100)
-	l, err := Open("", Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	for range 100 {
-		if _, err := l.Append(recs, false); err != nil {
-			b.Fatal(err)
-		}
-	}
+	l := filledLog(b, 100, 1000)
 	hw := l.HighWatermark()
 	i := uint64(0)
 	b.ReportAllocs()

@@ -44,6 +44,23 @@ func stallPartition0(r *upstreamRig, topic string, hold time.Duration) {
 	r.b.FailNext(broker.Fault{RequestType: wire.TypeProduce, Topic: topic, Partition: 0, Count: 1, Delay: hold, ResetStream: true})
 }
 
+// stallFirstProduce warms p up with a message to partition 1 of topic,
+// makes the broker hold its next answer for partition 0 for hold (see
+// stallPartition0), and sends one message there. It returns once that
+// request is at the broker, with the message's tracked send, the wait for
+// its result, and when it was sent.
+func stallFirstProduce(t *testing.T, ctx context.Context, r *upstreamRig, p *rmq.Producer, topic string, hold time.Duration) ([]*trackedSend, func(), time.Time) {
+	t.Helper()
+	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
+		t.Fatal(err)
+	}
+	stallPartition0(r, topic, hold)
+	start := time.Now()
+	first, wait := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
+	r.waitProduces(t, 2, 5*time.Second)
+	return first, wait, start
+}
+
 func explicitMsgs(topic string, parts, each int, tag string) []*rmq.Message {
 	var msgs []*rmq.Message
 	for i := range each {
@@ -76,13 +93,7 @@ func TestUpstreamEdgeStalledProduceReleasesSlot(t *testing.T) {
 	})
 	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: -1})
 	ctx := ctxTimeout(t, 20*time.Second)
-	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
-		t.Fatal(err)
-	}
-	stallPartition0(r, topic, 5*time.Second)
-	start := time.Now()
-	first, waitFirst := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
-	r.waitProduces(t, 2, 5*time.Second) // the stalled request is at the broker
+	first, waitFirst, start := stallFirstProduce(t, ctx, r, p, topic, 5*time.Second)
 	var others []*rmq.Message
 	for part := 1; part < parts; part++ {
 		others = append(others, &rmq.Message{Partition: int32(part), ExplicitPartition: true, Payload: fmt.Appendf(nil, "queued-%d", part)})
@@ -126,12 +137,7 @@ func TestUpstreamEdgeCloseWhileQueued(t *testing.T) {
 	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.RequestTimeout = 3 * time.Second })
 	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: -1})
 	ctx := ctxTimeout(t, 20*time.Second)
-	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
-		t.Fatal(err)
-	}
-	stallPartition0(r, topic, 10*time.Second)
-	first, waitFirst := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
-	r.waitProduces(t, 2, 5*time.Second)
+	first, waitFirst, _ := stallFirstProduce(t, ctx, r, p, topic, 10*time.Second)
 	queued, waitQueued := sendTracked(t, ctx, p, explicitMsgs(topic, parts, 5, "queued"), 10*time.Second)
 	time.Sleep(50 * time.Millisecond) // the other partitions' requests wait at the slot
 	closeCtx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -173,12 +179,7 @@ func TestUpstreamEdgeCancelWhileQueued(t *testing.T) {
 	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.RequestTimeout = 600 * time.Millisecond })
 	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: -1})
 	ctx := ctxTimeout(t, 20*time.Second)
-	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
-		t.Fatal(err)
-	}
-	stallPartition0(r, topic, 5*time.Second)
-	first, waitFirst := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
-	r.waitProduces(t, 2, 5*time.Second)
+	first, waitFirst, _ := stallFirstProduce(t, ctx, r, p, topic, 5*time.Second)
 	msgCtx, cancel := context.WithCancel(ctx)
 	queued, waitQueued := sendTracked(t, msgCtx, p, explicitMsgs(topic, parts, 5, "cancelled"), 10*time.Second)
 	time.Sleep(50 * time.Millisecond)
@@ -306,12 +307,7 @@ func TestUpstreamEdgeFlushWhileQueued(t *testing.T) {
 	})
 	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: time.Second})
 	ctx := ctxTimeout(t, 20*time.Second)
-	if _, err := p.Send(ctx, &rmq.Message{Payload: []byte("warm-up"), Partition: 1, ExplicitPartition: true}); err != nil {
-		t.Fatal(err)
-	}
-	stallPartition0(r, topic, 5*time.Second)
-	first, waitFirst := sendTracked(t, ctx, p, explicitMsgs(topic, 1, 1, "stalled"), 10*time.Second)
-	r.waitProduces(t, 2, 5*time.Second)
+	first, waitFirst, _ := stallFirstProduce(t, ctx, r, p, topic, 5*time.Second)
 	queued, waitQueued := sendTracked(t, ctx, p, explicitMsgs(topic, parts, 3, "queued"), 10*time.Second)
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()

@@ -26,10 +26,9 @@ type batch struct {
 	// firstEnd is where the first record ends in body (0 when empty); an
 	// idempotent batch's stamp is written just before it.
 	firstEnd int
-	// deadline is the earliest delivery deadline of its records (Unix
-	// nanoseconds, 0 none); ctxRecs counts those with a context that can
-	// end.
-	deadline int64
+	// deadline is the earliest delivery deadline of its records (0
+	// none); ctxRecs counts those with a context that can end.
+	deadline Tick
 	ctxRecs  int
 	// ctx is the context every one of the ctxRecs records carries, when
 	// they all carry the same one (nil otherwise): prune then asks it
@@ -158,9 +157,7 @@ func (bt *batch) add(r *Record, p *RecordParts, size int, idem bool) {
 	}
 	bt.recs = append(bt.recs, r)
 	bt.bytes += size
-	if r.Deadline != 0 && (bt.deadline == 0 || r.Deadline < bt.deadline) {
-		bt.deadline = r.Deadline
-	}
+	bt.deadline = earliest(bt.deadline, r.Deadline)
 	if r.Flags&FlagCancellable != 0 {
 		switch {
 		case bt.ctxRecs == 0:

@@ -482,7 +482,7 @@ func (b *batcher) fill() {
 			break
 		}
 		for _, bt := range taken {
-			if !b.seal(bt, now.UnixNano()) {
+			if !b.seal(bt, TickOf(now.UnixNano())) {
 				recycle(bt)
 				continue
 			}
@@ -519,7 +519,7 @@ func (b *batcher) takeAllBuffered() []*batch {
 // ended or whose delivery deadline passed are failed and left out (the
 // body is rebuilt without them), then the record count and trailer are
 // written. It reports whether any record is left.
-func (b *batcher) seal(bt *batch, now int64) bool {
+func (b *batcher) seal(bt *batch, now Tick) bool {
 	if bt.sealed {
 		return true
 	}
@@ -537,8 +537,8 @@ func (b *batcher) seal(bt *batch, now int64) bool {
 
 // prune fails the records of an unsent batch whose context ended or whose
 // delivery deadline passed, and rebuilds the body from the others.
-func (b *batcher) prune(bt *batch, now int64) {
-	if bt.deadline == 0 || now <= bt.deadline {
+func (b *batcher) prune(bt *batch, now Tick) {
+	if !passed(bt.deadline, now) {
 		if bt.ctxRecs == 0 || (bt.ctx != nil && ContextCause(bt.ctx) == nil) {
 			return // nothing expired, and the one context is alive
 		}

@@ -123,7 +123,7 @@ func (b *batcher) resumeHead() {
 	now := time.Now()
 	for len(r.batches) > 0 {
 		h := r.batches[0]
-		if h.abandon == nil && h.deadline != 0 && now.UnixNano() > h.deadline {
+		if h.abandon == nil && passed(h.deadline, TickOf(now.UnixNano())) {
 			h.abandon = fmt.Errorf("%w: %w", ErrDeliveryTimeout, h.lastErr)
 		}
 		if h.abandon != nil {
@@ -186,14 +186,12 @@ func (b *batcher) sweep() {
 	r := b.run
 	if !b.formed {
 		deadline, ctxs := b.part.oldestDeadline()
-		now := time.Now().UnixNano()
+		now := TickOf(time.Now().UnixNano())
 		for _, bt := range r.pending {
 			ctxs = ctxs || bt.ctxRecs > 0
-			if bt.deadline != 0 && (deadline == 0 || bt.deadline < deadline) {
-				deadline = bt.deadline
-			}
+			deadline = earliest(deadline, bt.deadline)
 		}
-		if ctxs || (deadline != 0 && now > deadline) {
+		if ctxs || passed(deadline, now) {
 			pending := append(r.pending, b.part.takeAll(false)...)
 			keep := pending[:0]
 			for _, bt := range pending {

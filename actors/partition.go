@@ -194,19 +194,15 @@ func (p *partition) buffered() bool {
 
 // oldestDeadline returns the earliest delivery deadline of the buffered
 // records and whether any of them has a context that can end.
-func (p *partition) oldestDeadline() (deadline int64, ctxs bool) {
+func (p *partition) oldestDeadline() (deadline Tick, ctxs bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, bt := range p.ready {
-		if bt.deadline != 0 && (deadline == 0 || bt.deadline < deadline) {
-			deadline = bt.deadline
-		}
+		deadline = earliest(deadline, bt.deadline)
 		ctxs = ctxs || bt.ctxRecs > 0
 	}
 	if bt := p.open; bt != nil {
-		if bt.deadline != 0 && (deadline == 0 || bt.deadline < deadline) {
-			deadline = bt.deadline
-		}
+		deadline = earliest(deadline, bt.deadline)
 		ctxs = ctxs || bt.ctxRecs > 0
 	}
 	return deadline, ctxs

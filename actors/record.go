@@ -14,9 +14,10 @@ import (
 type RecordFlags uint16
 
 const (
-	// FlagKeyed: the record has a key; Record.Hash is its murmur2 hash.
+	// FlagKeyed: the record has a key; without FlagExplicit, Record.Route
+	// is its murmur2 hash.
 	FlagKeyed RecordFlags = 1 << iota
-	// FlagExplicit: the caller chose Record.Partition.
+	// FlagExplicit: the caller chose the partition, in Record.Route.
 	FlagExplicit
 	// FlagCancellable: the record's context can end; Source.Cancelled says
 	// whether it has.
@@ -39,14 +40,14 @@ const FlagsSource RecordFlags = 0xff00
 // they need through the producer's [Source]. The actors never retain a
 // Record after delivering it.
 type Record struct {
-	// Deadline is the delivery deadline in Unix nanoseconds (acceptance
-	// plus the delivery timeout); 0 means none.
-	Deadline int64
-	// Hash is the murmur2 hash of the key (see [Murmur2]) when FlagKeyed
-	// is set; the router turns it into a partition.
-	Hash uint32
-	// Partition is the caller's partition when FlagExplicit is set.
-	Partition int32
+	// Deadline is the delivery deadline (acceptance plus the delivery
+	// timeout); 0 means none.
+	Deadline Tick
+	// Route says where the record goes: with FlagExplicit, the caller's
+	// partition (see [Record.Partition]); otherwise, with FlagKeyed, the
+	// murmur2 hash of the key (see [Murmur2]), which the router turns into
+	// a partition. One field for both keeps a Record at 16 bytes.
+	Route uint32
 	// Size is what the runtime counts against its buffer; the router
 	// uses it as an estimate of the record's size for sticky partitioning.
 	Size int32
@@ -56,9 +57,11 @@ type Record struct {
 	Tag uint16
 }
 
-// expired reports whether r's delivery deadline is before now (Unix
-// nanoseconds).
-func (r *Record) expired(now int64) bool { return r.Deadline != 0 && now > r.Deadline }
+// Partition returns the caller's partition of a record with FlagExplicit.
+func (r *Record) Partition() int32 { return int32(r.Route) }
+
+// expired reports whether r's delivery deadline is before now.
+func (r *Record) expired(now Tick) bool { return passed(r.Deadline, now) }
 
 // RecordParts is a record's contents as they go on the wire, returned by
 // [Source.Parts] when the router encodes the record into a batch.

@@ -47,7 +47,7 @@ func newTestSource() *testSource { return &testSource{results: make(chan result,
 
 // add accepts a record of value with a delivery deadline d from now.
 func (s *testSource) add(value string, d time.Duration) {
-	r := &actors.Record{Deadline: time.Now().Add(d).UnixNano()}
+	r := &actors.Record{Deadline: actors.TickOf(time.Now().Add(d).UnixNano())}
 	s.values.Store(r, []byte(value))
 	s.mu.Lock()
 	s.queue = append(s.queue, r)

@@ -394,13 +394,12 @@ func (a *router) place(c actor.Context, r *Record) *partition {
 	var p int32
 	switch {
 	case r.Flags&FlagExplicit != 0:
-		if r.Partition < 0 || r.Partition >= t.partitions {
-			a.fail(r, fmt.Errorf("%w: %s/%d (topic has %d partitions)", ErrInvalidPartition, t.name, r.Partition, t.partitions))
+		if p = r.Partition(); p < 0 || p >= t.partitions {
+			a.fail(r, fmt.Errorf("%w: %s/%d (topic has %d partitions)", ErrInvalidPartition, t.name, p, t.partitions))
 			return nil
 		}
-		p = r.Partition
 	case r.Flags&FlagKeyed != 0:
-		p = HashPartition(r.Hash, t.partitions)
+		p = HashPartition(r.Route, t.partitions)
 	default:
 		if t.stickyPart < 0 || t.stickyPart >= t.partitions || t.stickyCount >= st.limits.size || t.stickyBytes >= st.limits.bytes {
 			if t.stickyPart >= 0 {
@@ -532,7 +531,7 @@ func isActorFailure(err error) bool { return errors.Is(err, ErrActorFailed) }
 func (a *router) fail(r *Record, err error) {
 	part := int32(-1)
 	if r.Flags&FlagExplicit != 0 {
-		part = r.Partition
+		part = r.Partition()
 	}
 	a.st.one[0] = r
 	a.cfg.Source.Deliver(a.st.one[:], Outcome{Partition: part, Base: -1, Err: err})
@@ -565,7 +564,7 @@ func (a *router) armSweep() {
 // sweep fails waiting records whose delivery deadline passed or whose
 // context ended.
 func (a *router) sweep() {
-	now := UnixNano()
+	now := TickOf(UnixNano())
 	pending := false
 	for _, t := range a.st.topics {
 		a.failWaiting(t, func(r *Record) error {

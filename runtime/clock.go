@@ -15,7 +15,10 @@ import (
 // next message reads the time itself and starts it again. Readings never
 // go backwards, so timestamps keep the order of acceptance.
 type clock struct {
-	now    atomic.Int64 // Unix nanoseconds; 0 while the goroutine is stopped
+	now atomic.Int64 // Unix nanoseconds; 0 while the goroutine is stopped
+	// last is the latest reading, kept while the goroutine is stopped:
+	// the reference against which envelopes' deadline Ticks are read.
+	last   atomic.Int64
 	mu     sync.Mutex
 	run    bool
 	closed bool
@@ -52,6 +55,7 @@ func (c *clock) start(now int64) {
 	c.stop, c.done = make(chan struct{}), make(chan struct{})
 	c.seen = c.accepted()
 	c.now.Store(now)
+	c.last.Store(now)
 	go c.loop(c.stop, c.done)
 }
 
@@ -68,6 +72,7 @@ func (c *clock) loop(stop, done chan struct{}) {
 		}
 		if now := time.Now().UnixNano(); now > c.now.Load() {
 			c.now.Store(now)
+			c.last.Store(now)
 		}
 		if idle++; idle < int(clockIdle/clockTick) {
 			continue
@@ -87,6 +92,11 @@ func (c *clock) loop(stop, done chan struct{}) {
 		c.mu.Unlock()
 	}
 }
+
+// lastMilli returns the latest reading in Unix milliseconds without
+// starting the goroutine: within a delivery timeout of the acceptance of
+// every message still buffered, as its reading was taken at acceptance.
+func (c *clock) lastMilli() int64 { return c.last.Load() / int64(time.Millisecond) }
 
 // close stops the goroutine and waits for it.
 func (c *clock) close() {

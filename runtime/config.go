@@ -37,17 +37,21 @@ const (
 	DefaultMaxBufferedBytes   = 64 << 20
 	DefaultMaxBufferedRecords = 500_000
 	DefaultDeliveryTimeout    = 2 * time.Minute
-	DefaultActorRestartMin    = 10 * time.Millisecond
-	DefaultActorRestartMax    = time.Second
-	DefaultKeepAlive          = transport.DefaultKeepAlivePeriod
-	DefaultIdleTimeout        = transport.DefaultIdleTimeout
-	DefaultMaxResponseBytes   = transport.DefaultMaxResponseBytes
-	DefaultReconnectMin       = 50 * time.Millisecond
-	DefaultReconnectMax       = time.Second
-	DefaultMaxTimeouts        = 3
-	DefaultUnknownTopicGrace  = time.Second
-	DefaultUnreachableDials   = 3
-	DefaultMaxPartitions      = actors.DefaultMaxPartitions
+	// MaxDeliveryTimeout is the longest DeliveryTimeout (24 days): a
+	// buffered message keeps its deadline in 32 bits of milliseconds
+	// (about 24.8 days either way), as Kafka's delivery.timeout.ms does.
+	MaxDeliveryTimeout       = 24 * 24 * time.Hour
+	DefaultActorRestartMin   = 10 * time.Millisecond
+	DefaultActorRestartMax   = time.Second
+	DefaultKeepAlive         = transport.DefaultKeepAlivePeriod
+	DefaultIdleTimeout       = transport.DefaultIdleTimeout
+	DefaultMaxResponseBytes  = transport.DefaultMaxResponseBytes
+	DefaultReconnectMin      = 50 * time.Millisecond
+	DefaultReconnectMax      = time.Second
+	DefaultMaxTimeouts       = 3
+	DefaultUnknownTopicGrace = time.Second
+	DefaultUnreachableDials  = 3
+	DefaultMaxPartitions     = actors.DefaultMaxPartitions
 	// MaxInFlightIdempotent is the most batches per partition that may be
 	// outstanding with idempotence: the development broker remembers the
 	// last 5 batches of each producer id to recognise duplicates.
@@ -354,9 +358,10 @@ type ProducerConfig struct {
 	// until its result is final (for SendAsync, until its callback has
 	// returned), and costs its encoded size as written (the value after
 	// compression, headers, trace headers, framing: what it occupies in a
-	// request body) plus 128 bytes of envelope and bookkeeping, plus 160
-	// more when it has a context that can end, a compressed value, a span
-	// or a Send or SendBatch caller waiting for it, plus 1024 for a create
+	// request body) plus 96 bytes of envelope and bookkeeping, plus 208
+	// more when it has a compressed value, a create span or a trace
+	// context to propagate, or a Send or SendBatch caller waiting for it
+	// (a context that can end costs nothing more), plus 1024 for a create
 	// span that records (an estimate of the OpenTelemetry SDK's span). The
 	// message's own key, value and headers are the caller's: the producer
 	// keeps a reference to them until the result and does not count them
@@ -372,7 +377,7 @@ type ProducerConfig struct {
 	FailWhenFull bool
 	// DeliveryTimeout bounds the time from acceptance to the result; a
 	// message not acknowledged by then fails with ErrDeliveryTimeout.
-	// Default 2m.
+	// Default 2m; at most MaxDeliveryTimeout.
 	DeliveryTimeout time.Duration
 	// RequestTimeout bounds one produce request. Default: the runtime's.
 	RequestTimeout time.Duration
@@ -670,6 +675,9 @@ func (pc ProducerConfig) withDefaults(rc *Config) (ProducerConfig, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if pc.DeliveryTimeout > MaxDeliveryTimeout {
+		return pc, configErr("DeliveryTimeout", pc.DeliveryTimeout, fmt.Sprintf("must be at most %v (MaxDeliveryTimeout)", MaxDeliveryTimeout))
 	}
 	rb, err := retryBackoff(pc.RetryBackoff, rc.RetryBackoff, "RetryBackoff")
 	if err != nil {

@@ -54,8 +54,8 @@ func TestUnsampledCreateSpanCost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.ext != nil || e.rec.Flags&(actors.FlagTraced|actors.FlagSampled) != 0 {
-			t.Errorf("unsampled root: ext %v, flags %b", e.ext, e.rec.Flags)
+		if e.ext() != nil || e.rec.Flags&(actors.FlagTraced|actors.FlagSampled) != 0 {
+			t.Errorf("unsampled root: ext %v, flags %b", e.ext(), e.rec.Flags)
 		}
 	}
 	parent := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})
@@ -63,8 +63,8 @@ func TestUnsampledCreateSpanCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.ext == nil || !e.ext.trace.IsValid() || e.ext.trace.IsSampled() || e.rec.Flags&actors.FlagTraced == 0 || e.rec.Flags&actors.FlagSampled != 0 {
-		t.Errorf("unsampled child: ext %+v flags %b", e.ext, e.rec.Flags)
+	if x := e.ext(); x == nil || !x.trace.IsValid() || x.trace.IsSampled() || e.rec.Flags&actors.FlagTraced == 0 || e.rec.Flags&actors.FlagSampled != 0 {
+		t.Errorf("unsampled child: ext %+v flags %b", x, e.rec.Flags)
 	}
 }
 

@@ -207,7 +207,7 @@ func invokeCallback(q *deliveryQueue, d *delivered) {
 	res := q.nextResult()
 	*res = Result{
 		Topic:     q.p.topicOfEnv(e),
-		Partition: e.rec.Partition,
+		Partition: int32(e.rec.Route), // set by Deliver
 		Offset:    d.offset,
 		Timestamp: time.UnixMilli(q.p.timestampOf(e)),
 		Message:   e.msg,

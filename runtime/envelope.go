@@ -13,9 +13,10 @@ import (
 )
 
 // envelope is one accepted message's state from acceptance to result. It is
-// small on purpose (64 bytes, an allocation class of its own): what only
+// small on purpose (48 bytes, an allocation class of its own): what only
 // some messages need (a compressed value, a span, a synchronous waiter) is
-// in ext, allocated for those alone. Envelopes are not pooled: a pool
+// in an envExt, allocated for those alone, which then takes the place of
+// the caller's context in ctx and holds it. Envelopes are not pooled: a pool
 // filled by the callback goroutine and emptied by the senders' moved each
 // envelope between processors' caches and cost more (up to 16% of the CPU
 // per message in the bench) than a fresh allocation and its collection.
@@ -23,11 +24,20 @@ type envelope struct {
 	rec actors.Record // must stay the first field: see envOf; rec.Tag is its flush generation's id
 	cb  func(*Result, error)
 	msg *Message
-	ext *envExt
-	ctx context.Context // the caller's, when it can end
+	// ctx is the caller's context when it can end (FlagCancellable), or
+	// the envelope's *envExt when it has one, which then holds it; nil
+	// otherwise. Read it through callerCtx and ext.
+	ctx context.Context
 }
 
+// An envelope stays in the 48-byte allocation class.
+var _ [48 - unsafe.Sizeof(envelope{})]struct{}
+
+// envExt is what only some messages need. It is a context.Context (the
+// caller's, or context.Background when that cannot end) only so that it
+// can share the envelope's ctx field.
 type envExt struct {
+	context.Context
 	value []byte            // the compressed value; nil when not compressed
 	span  trace.Span        // the create span, when it records
 	trace trace.SpanContext // written as traceparent when valid
@@ -42,18 +52,65 @@ var _ [0]struct{} = [unsafe.Offsetof(envelope{}.rec)]struct{}{}
 
 func envOf(r *actors.Record) *envelope { return (*envelope)(unsafe.Pointer(r)) }
 
+// ext returns e's ext block, nil when it has none.
+func (e *envelope) ext() *envExt {
+	x, _ := e.ctx.(*envExt)
+	return x
+}
+
+// callerCtx returns the caller's context when it can end, nil otherwise.
+func (e *envelope) callerCtx() context.Context {
+	if e.rec.Flags&actors.FlagCancellable == 0 {
+		return nil
+	}
+	if x, ok := e.ctx.(*envExt); ok {
+		return x.Context
+	}
+	return e.ctx
+}
+
+// setCallerCtx keeps ctx, the caller's context, when it can end.
+func (e *envelope) setCallerCtx(ctx context.Context) {
+	if ctx.Done() == nil {
+		return
+	}
+	e.rec.Flags |= actors.FlagCancellable
+	if x, ok := e.ctx.(*envExt); ok {
+		x.Context = ctx
+		return
+	}
+	e.ctx = ctx
+}
+
+// withExt returns e's ext block, allocating it: it takes over e.ctx.
+func (e *envelope) withExt() *envExt {
+	if x, ok := e.ctx.(*envExt); ok {
+		return x
+	}
+	x := &envExt{Context: context.Background()}
+	if e.ctx != nil {
+		x.Context = e.ctx
+	}
+	e.ctx = x
+	return x
+}
+
 // envelopeOverhead is what the producer counts against MaxBufferedBytes
-// for every message besides its encoded size: the envelope (64 bytes), its
-// slot in the batch and in the callback queue (8 and 32), the partition's
-// share of a batch's bookkeeping, rounded up. extOverhead is added for a
-// message with a context that can end, a compressed value, a span or a
-// synchronous caller (the ext block); spanOverhead for a create span that
+// for every message besides its encoded size: the envelope (48 bytes), its
+// slot in the batch and in the callback queue (8 and 32), and 8 for the
+// partition's share of a batch's bookkeeping and of the rounding up of its
+// body to whole pages. extOverhead is added for a message with a
+// compressed value, a span, a trace context to write or a synchronous
+// caller (the ext block, 208 bytes); spanOverhead for a create span that
 // records, an estimate of what the OpenTelemetry SDK keeps per span.
 const (
-	envelopeOverhead = 128
-	extOverhead      = 160
+	envelopeOverhead = 96
+	extOverhead      = 208
 	spanOverhead     = 1024
 )
+
+// The ext block is what extOverhead counts.
+var _ [extOverhead - unsafe.Sizeof(envExt{})]struct{}
 
 // The runtime's own record flags: what prepare learnt of the message, so
 // that the actors' and callbacks' goroutines need not read it again (the
@@ -82,12 +139,12 @@ func (p *Producer) topicOfEnv(e *envelope) string {
 
 // timestampOf returns the record timestamp of e in Unix milliseconds: the
 // message's, or its acceptance time (the delivery deadline less the
-// delivery timeout, which is never zero).
+// delivery timeout, which is never zero), to the millisecond.
 func (p *Producer) timestampOf(e *envelope) int64 {
 	if e.rec.Flags&flagOwnTimestamp != 0 {
 		return e.msg.Timestamp.UnixMilli()
 	}
-	return (e.rec.Deadline - int64(p.cfg.DeliveryTimeout)) / int64(time.Millisecond)
+	return e.rec.Deadline.Add(-p.timeoutMs).UnixMilli(p.clock.lastMilli())
 }
 
 // source is the producer's actors.Source; a type of its own so that its
@@ -114,10 +171,11 @@ func (s source) Parts(r *actors.Record, pt *actors.RecordParts) {
 // composite literal would be built aside and copied in whole.
 func (p *Producer) partsOf(e *envelope, pt *actors.RecordParts) {
 	m := e.msg
-	pt.Key, pt.Keyed, pt.Headers, pt.Ctx = m.Key, m.Key != nil, m.Headers, e.ctx
+	x := e.ext()
+	pt.Key, pt.Keyed, pt.Headers, pt.Ctx = m.Key, m.Key != nil, m.Headers, e.callerCtx()
 	pt.Value, pt.Codec = p.valueOf(e)
 	pt.Timestamp = p.timestampOf(e)
-	if x := e.ext; x != nil {
+	if x != nil {
 		pt.Trace = x.trace
 	} else {
 		pt.Trace = trace.SpanContext{}
@@ -127,7 +185,7 @@ func (p *Producer) partsOf(e *envelope, pt *actors.RecordParts) {
 // valueOf returns e's value as written and its rmq-codec: the compressed
 // value when there is one.
 func (p *Producer) valueOf(e *envelope) ([]byte, string) {
-	if x := e.ext; x != nil && x.value != nil {
+	if x := e.ext(); x != nil && x.value != nil {
 		return x.value, p.codecName
 	}
 	return e.msg.Payload, ""
@@ -139,7 +197,7 @@ func (p *Producer) wireSize(e *envelope) int {
 	m := e.msg
 	value, codec := p.valueOf(e)
 	var tc *trace.SpanContext
-	if x := e.ext; x != nil {
+	if x := e.ext(); x != nil {
 		tc = &x.trace
 	}
 	return actors.RecordSize(m.Key, m.Key != nil, len(value), m.Headers, codec, tc)
@@ -147,12 +205,12 @@ func (p *Producer) wireSize(e *envelope) int {
 
 // Cancelled implements actors.Source.
 func (s source) Cancelled(r *actors.Record) error {
-	return actors.ContextCause(envOf(r).ctx)
+	return actors.ContextCause(envOf(r).callerCtx())
 }
 
 // SpanContext implements actors.Source.
 func (s source) SpanContext(r *actors.Record) trace.SpanContext {
-	if x := envOf(r).ext; x != nil {
+	if x := envOf(r).ext(); x != nil {
 		if x.span != nil {
 			return x.span.SpanContext()
 		}
@@ -163,7 +221,7 @@ func (s source) SpanContext(r *actors.Record) trace.SpanContext {
 
 // CreateSpan implements actors.Source.
 func (s source) CreateSpan(r *actors.Record) trace.Span {
-	if x := envOf(r).ext; x != nil {
+	if x := envOf(r).ext(); x != nil {
 		return x.span
 	}
 	return nil
@@ -186,12 +244,12 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 	locked := false
 	for i, r := range recs {
 		e := envOf(r)
-		e.rec.Partition = o.Partition
+		e.rec.Route = uint32(o.Partition) // the router is done with it: now the result's
 		off := int64(-1)
 		if err == nil && o.Base >= 0 {
 			off = o.Base + int64(i)
 		}
-		x := e.ext
+		x := e.ext()
 		if x != nil && x.span != nil {
 			p.endCreateSpan(x.span, p.topicOfEnv(e), o.Partition, off, err)
 		}

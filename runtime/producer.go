@@ -31,14 +31,17 @@ type Producer struct {
 	topic    string
 	cfg      ProducerConfig
 	idem     bool
-	idemSize int        // what the idempotence headers add to a record
-	pid      *actor.PID // the producer actor
-	router   *actor.PID
-	in       *intake
-	delivery *deliveryQueue
-	counters actors.Counters
-	tracer   trace.Tracer
-	closing  atomic.Bool // shared with the actors
+	idemSize int // what the idempotence headers add to a record
+	// timeoutMs is DeliveryTimeout in milliseconds, rounded up: what a
+	// record's deadline Tick adds to its acceptance time.
+	timeoutMs int64
+	pid       *actor.PID // the producer actor
+	router    *actor.PID
+	in        *intake
+	delivery  *deliveryQueue
+	counters  actors.Counters
+	tracer    trace.Tracer
+	closing   atomic.Bool // shared with the actors
 	// codecName is the rmq-codec header value of compressed values;
 	// codecCost what the header adds to a record.
 	codecName string
@@ -67,6 +70,7 @@ func newProducer(r *Runtime, topic string, cfg ProducerConfig) *Producer {
 		topic:     topic,
 		cfg:       cfg,
 		idem:      cfg.idempotent(),
+		timeoutMs: int64((cfg.DeliveryTimeout + time.Millisecond - 1) / time.Millisecond),
 		in:        newIntake(cfg.MaxBufferedBytes, cfg.MaxBufferedRecords),
 		tracer:    r.tracer,
 		closeDone: make(chan struct{}),
@@ -192,32 +196,29 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 	if !m.Timestamp.IsZero() && m.Timestamp.UnixMilli() < 0 {
 		return nil, fmt.Errorf("%w: timestamp %v is before 1970", ErrInvalidMessage, m.Timestamp)
 	}
-	var e *envelope
-	if cb != nil {
-		e = &envelope{cb: cb}
-	} else {
-		e = &envelope{ext: &envExt{done: make(chan struct{})}}
+	e := &envelope{cb: cb, msg: m}
+	if cb == nil {
+		e.withExt().done = make(chan struct{})
 	}
-	e.msg = m
-	e.rec.Deadline = now + int64(p.cfg.DeliveryTimeout)
+	e.rec.Deadline = actors.TickAt(now/int64(time.Millisecond) + p.timeoutMs)
 	if m.Topic != "" {
 		e.rec.Flags |= flagOwnTopic
 	}
 	if !m.Timestamp.IsZero() {
 		e.rec.Flags |= flagOwnTimestamp
 	}
-	if m.Key != nil {
-		e.rec.Flags |= actors.FlagKeyed
-		e.rec.Hash = uint32(actors.Murmur2(m.Key))
-	}
-	if m.ExplicitPartition {
+	switch {
+	case m.ExplicitPartition:
 		e.rec.Flags |= actors.FlagExplicit
-		e.rec.Partition = m.Partition
+		e.rec.Route = uint32(m.Partition)
+		if m.Key != nil {
+			e.rec.Flags |= actors.FlagKeyed
+		}
+	case m.Key != nil:
+		e.rec.Flags |= actors.FlagKeyed
+		e.rec.Route = uint32(actors.Murmur2(m.Key))
 	}
-	if ctx.Done() != nil {
-		e.ctx = ctx
-		e.rec.Flags |= actors.FlagCancellable
-	}
+	e.setCallerCtx(ctx)
 	if p.tracer != nil {
 		p.startCreateSpan(ctx, e, topic)
 	}
@@ -236,22 +237,14 @@ func (p *Producer) prepare(ctx context.Context, m *Message, now int64, cb func(*
 		}
 	}
 	size := ws + envelopeOverhead
-	if e.ext != nil {
+	if x := e.ext(); x != nil {
 		size += extOverhead
-		if e.ext.span != nil {
+		if x.span != nil {
 			size += spanOverhead
 		}
 	}
 	e.rec.Size = int32(size)
 	return e, nil
-}
-
-// ext returns e's ext block, allocating it.
-func (p *Producer) ext(e *envelope) *envExt {
-	if e.ext == nil {
-		e.ext = &envExt{}
-	}
-	return e.ext
 }
 
 // compress compresses e's value, in the caller's goroutine, and keeps the
@@ -265,7 +258,7 @@ func (p *Producer) compress(e *envelope) bool {
 	}
 	p.counters.CompressedIn.Add(int64(len(v)))
 	p.counters.CompressedOut.Add(int64(len(out)))
-	p.ext(e).value = out
+	e.withExt().value = out
 	return true
 }
 
@@ -347,7 +340,7 @@ func (p *Producer) Send(ctx context.Context, m *Message) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := e.ext
+	x := e.ext()
 	if err := p.accept(ctx, e); err != nil {
 		return nil, err
 	}
@@ -438,7 +431,7 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*Message) ([]*Result, e
 	accepted, acceptErr := p.acceptBatch(ctx, envs)
 	results := make([]*Result, len(msgs))
 	for i, e := range envs {
-		x := e.ext
+		x := e.ext()
 		if i >= accepted {
 			p.abandonSpan(e, acceptErr)
 			results[i] = p.unresolved(e, acceptErr)

@@ -80,7 +80,7 @@ func (p *Producer) startCreateSpan(ctx context.Context, e *envelope, topic strin
 	_, span := p.tracer.Start(ctx, spec.name, createStartOptions...)
 	sc := span.SpanContext()
 	if span.IsRecording() {
-		x := p.ext(e)
+		x := e.withExt()
 		x.span = span
 		e.rec.Flags |= actors.FlagTraced | actors.FlagSampled
 		if sc.IsValid() && !hasTraceparent(e.msg.Headers) {
@@ -94,7 +94,7 @@ func (p *Producer) startCreateSpan(ctx context.Context, e *envelope, topic strin
 	}
 	e.rec.Flags |= actors.FlagTraced
 	if !hasTraceparent(e.msg.Headers) {
-		p.ext(e).trace = sc
+		e.withExt().trace = sc
 	}
 }
 
@@ -130,16 +130,20 @@ func (p *Producer) endCreateSpan(span trace.Span, topic string, partition int32,
 
 // abandonSpan ends the create span of a message that was never accepted.
 func (p *Producer) abandonSpan(e *envelope, err error) {
-	if e == nil || e.ext == nil || e.ext.span == nil {
+	if e == nil {
 		return
 	}
-	span := e.ext.span
+	x := e.ext()
+	if x == nil || x.span == nil {
+		return
+	}
+	span := x.span
 	var kvs [8]attribute.KeyValue
 	attrs := append(kvs[:0], p.createSpecOf(p.topicOf(e.msg)).attrs...)
 	span.SetAttributes(append(attrs, attribute.String(actors.AttrErrorType, errorTypeOf(err)))...)
 	span.SetStatus(codes.Error, err.Error())
 	span.End()
-	e.ext.span = nil
+	x.span = nil
 }
 
 // errorTypeOf names an error's class for error.type: a broker code's name,

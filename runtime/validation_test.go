@@ -135,6 +135,7 @@ func TestBadConfig(t *testing.T) {
 		{"MaxBufferedBytes", rmq.ProducerConfig{MaxBufferedBytes: 10}},
 		{"MaxBufferedRecords", rmq.ProducerConfig{MaxBufferedRecords: -1}},
 		{"DeliveryTimeout", rmq.ProducerConfig{DeliveryTimeout: -time.Second}},
+		{"DeliveryTimeout", rmq.ProducerConfig{DeliveryTimeout: rmq.MaxDeliveryTimeout + time.Millisecond}},
 		{"RetryBackoff.Multiplier", rmq.ProducerConfig{RetryBackoff: supervision.Backoff{Multiplier: 0.5}}},
 	}
 	for _, c := range producerCases {

@@ -359,11 +359,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if o.tracing {
 		fmt.Fprintf(out, "tracing overhead: SendAsync throughput, %d workers, median of %d rounds taken in turn\n", o.traceWork, o.traceRounds)
 		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "TracerProvider\tmsgs/s\tvs none\tspans exported\t")
+		// CPU per message beside the rate: what tracing adds to each
+		// message, which moves less with the machine's noise than msgs/s.
+		fmt.Fprintln(tw, "TracerProvider\tmsgs/s\tvs none\tCPU/msg\tadded CPU/msg\tspans exported\t")
 		// The cases take turns, round after round, and each is judged by
 		// the median of its rounds: a machine that slows down for a while
 		// then costs every case alike instead of whichever ran then.
 		rates := make([][]float64, len(tracingCases))
+		cpus := make([][]float64, len(tracingCases))
 		spans := make([]int64, len(tracingCases))
 		for range o.traceRounds {
 			for i, tc := range tracingCases {
@@ -377,6 +380,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 					return fmt.Errorf("tracing %s: provider shutdown: %w", tc.name, sdErr)
 				}
 				rates[i] = append(rates[i], t.msgsPerSec())
+				cpus[i] = append(cpus[i], float64(t.cpuPerMsg()))
 				if exp == nil {
 					spans[i] = -1
 				} else {
@@ -391,7 +395,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			if spans[i] >= 0 {
 				exported = strconv.FormatInt(spans[i], 10)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t\n", tc.name, thousands(median(rates[i])), median(rates[i])/none, exported)
+			cpu, added := median(cpus[i]), "-"
+			if i > 0 {
+				added = fmt.Sprintf("%+.0fns", cpu-median(cpus[0]))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.0fns\t%s\t%s\t\n", tc.name, thousands(median(rates[i])), median(rates[i])/none, cpu, added, exported)
 		}
 		tw.Flush()
 		fmt.Fprintln(out)

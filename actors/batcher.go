@@ -365,8 +365,13 @@ func (b *batcher) onLeader(m *LeaderInfo) {
 			b.armSweep()
 			return
 		}
+		// The answer is about the records buffered now: they are taken
+		// before the first of these results goes out, so that a record
+		// sent after its caller has seen one is not failed by this answer
+		// too (it asks again).
+		buffered := b.part.takeAll(false)
 		b.failAll(m.Err, false)
-		for _, bt := range b.takeAllBuffered() {
+		for _, bt := range buffered {
 			b.deliverErr(bt.recs, m.Err)
 			recycle(bt)
 		}

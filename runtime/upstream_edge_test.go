@@ -292,6 +292,13 @@ func TestUpstreamEdgeBrokerRestart(t *testing.T) {
 	})
 	p := newProducer(t, rt, topic, rmq.ProducerConfig{Linger: time.Millisecond})
 	ctx := ctxTimeout(t, 30*time.Second)
+	// Connected first: a runtime that has never reached its only broker
+	// fails fast (*UnreachableError) on a refused dial, which is not what
+	// this test is about. A loaded machine could reach the stop below
+	// before the first dial.
+	if _, err := p.Send(ctx, &rmq.Message{Key: []byte("warm-up"), Payload: []byte("warm-up")}); err != nil {
+		t.Fatal(err)
+	}
 	var msgs []*rmq.Message
 	for i := range 600 {
 		msgs = append(msgs, &rmq.Message{Key: fmt.Appendf(nil, "k%d", i%23), Payload: fmt.Appendf(nil, "restart-%05d", i)})

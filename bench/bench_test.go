@@ -62,9 +62,9 @@ func TestRunner(t *testing.T) {
 		`SendAsync msgs/s, \d workers +[\d,]+ +\(target >= 2,000,000\) +(met|NOT met)`,
 		`heap bytes per buffered message +-?\d+ +\(target <= 200\) +(met|NOT met)`,
 		`NeverSample / no provider +[\d.]+x`,
-		`none +[\d,]+ +1\.00 +-`,
-		`sdk, NeverSample +[\d,]+ +[\d.]+ +0`,
-		`sdk, AlwaysSample +[\d,]+ +[\d.]+ +[1-9]\d*`,
+		`none +[\d,]+ +1\.00 +\d+ns +- +-`,
+		`sdk, NeverSample +[\d,]+ +[\d.]+ +\d+ns +[+-]\d+ns +0`,
+		`sdk, AlwaysSample +[\d,]+ +[\d.]+ +\d+ns +[+-]\d+ns +[1-9]\d*`,
 	} {
 		if !regexp.MustCompile(p).MatchString(out.String()) {
 			t.Errorf("output lacks %q:\n%s", p, out.String())

@@ -246,8 +246,10 @@ func TestUpstreamEdgeTimeoutFreesSlot(t *testing.T) {
 }
 
 // TestUpstreamEdgeSlowBrokerManyPartitions: a healthy but slow broker
-// (50ms an answer) leading 16 partitions, with a RequestTimeout (200ms)
-// shorter than a round of the connection's one-Produce queue: requests
+// (50ms an answer) leading 16 partitions, with a RequestTimeout (400ms)
+// shorter than a round of the connection's one-Produce queue (800ms;
+// eight answers' worth of margin, so that a loaded machine does not time
+// out a round trip after the broker applied it): requests
 // wait their turn past their deadline and are retried as
 // ErrQueuedTooLong, and every one that is sent has its whole
 // RequestTimeout for the round trip. Every message is delivered and stored
@@ -261,7 +263,7 @@ func TestUpstreamEdgeSlowBrokerManyPartitions(t *testing.T) {
 	topics := map[string]int{topic: parts}
 	r := startUpstreamRig(t, topics)
 	r.b.SetResponseDelay(50 * time.Millisecond)
-	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.RequestTimeout = 200 * time.Millisecond })
+	rt := upstreamRuntime(t, r, topics, func(c *rmq.Config) { c.RequestTimeout = 400 * time.Millisecond })
 	p := newProducer(t, rt, topic, rmq.ProducerConfig{DeliveryTimeout: 15 * time.Second})
 	ctx := ctxTimeout(t, 20*time.Second)
 	var sent []*trackedSend

@@ -267,7 +267,6 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 		rel.add(e.rec.Tag, int64(e.rec.Size), 1)
 		x.res = Result{Topic: p.topicOfEnv(e), Partition: o.Partition, Offset: off,
 			Timestamp: time.UnixMilli(p.timestampOf(e)), Message: e.msg, Err: err}
-		close(x.done)
 	}
 	if err == nil {
 		p.delivered.Add(int64(len(recs)))
@@ -297,6 +296,16 @@ func (s source) Deliver(recs []*actors.Record, o actors.Outcome) {
 	if locked {
 		q.mu.Unlock()
 		q.wake()
+	}
+	if rel.msgs > 0 {
+		// Send and SendBatch callers are woken last: one who has its
+		// result finds the message counted and its space released in
+		// Metrics.
+		for _, r := range recs {
+			if e := envOf(r); e.cb == nil {
+				close(e.ext().done)
+			}
+		}
 	}
 }
 
